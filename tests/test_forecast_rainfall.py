@@ -94,7 +94,7 @@ def test_grid_means_weight_cells_by_overlap(basins):
     x2 = np.arange(0.0, 3500, 500)
     vals2 = np.tile(np.arange(7.0), (1, 2, 1))
     out2 = grid_to_subbasins(_grid(x2, y, vals2), basins)
-    assert out2["W"].iloc[0] == pytest.approx((0.5 * 0.25 + 1 * 0.5 + 2 * 0.25) / 1.0)
+    assert out2["W"].iloc[0] == pytest.approx(0 * 0.25 + 1 * 0.5 + 2 * 0.25)  # cells [-250,250], [250,750], [750,1250]
     with pytest.raises(InputError, match="does not cover sub-basin 'E'"):
         grid_to_subbasins(_grid(x[:4], y, vals[:, :, :4]), basins)
 
