@@ -301,7 +301,7 @@ def _line_world(st: Stream, s0: float = 0.0, s1: float | None = None, side: int 
 
 def _vectors(seed: int, dem30: np.ndarray, transform30) -> dict:
     import geopandas as gpd
-    from shapely.geometry import LineString, Point
+    from shapely.geometry import Point
 
     rng = np.random.default_rng(seed + 1)
     streams = _streams()
@@ -510,62 +510,57 @@ def _subbasins(dem30: np.ndarray, transform30, streams: list[Stream]):
 def _roads(streams, villages, shelters, village_pts):
     """Main road along the main valley, a road up each tributary, spurs to villages and shelters.
 
-    Roads are split at every junction so the network's nodes coincide exactly."""
+    Roads are cut at every junction and junction coordinates are shared exactly, so the layer is a
+    noded network: a graph can be built from the lines' end points alone."""
     import geopandas as gpd
     from shapely.geometry import LineString, Point
-    from shapely.ops import split, unary_union
+    from shapely.ops import substring
 
     main = streams[0]
-    trunk_lines = []
-    side = -1  # the county road runs on the south bank
-    trunk_lines.append(("县道", "county", 50.0,
-                        _line_world(main, 0.0, main.s[-1] - 400.0, side, 0.85 * 60.0 + 40.0, step=120.0)))
+    trunks = [("县道", "county", 50.0,
+               _line_world(main, 0.0, main.s[-1] - 400.0, -1, 0.85 * 60.0 + 40.0, step=120.0))]
     for k, st in enumerate(streams[1:], start=1):
-        tside = 1
-        road = _line_world(st, 0.0, st.s[-1] - 500.0, tside, 0.8 * float(st.half_floodplain[0]), step=120.0)
-        trunk_lines.append((f"支流{k}村道", "village", 30.0, road))
-    trunk = unary_union([t[3] for t in trunk_lines])
-    spurs = []
+        road = _line_world(st, 0.0, st.s[-1] - 500.0, 1, 0.8 * float(st.half_floodplain[0]), step=120.0)
+        trunks.append((f"支流{k}村道", "village", 30.0, road))
+    junctions: list[list[float]] = [[] for _ in trunks]  # distances along each trunk
+    spurs = []  # (name, kind, speed, trunk index, distance along it, far end)
+    for k in range(1, len(trunks)):  # each tributary road starts from the county road (a bridge)
+        start = Point(trunks[k][3].coords[0])
+        d = trunks[0][3].project(start)
+        junctions[0].append(d)
+        junctions[k].append(0.0)
+        spurs.append((f"支流{k}桥", "village", 30.0, 0, d, ("trunk", k)))
     targets = [(r["name"], r.geometry) for _, r in villages.iterrows()] + [
         (r["name"], r.geometry) for _, r in shelters.iterrows()]
     for name, pt in targets:
-        p = trunk.interpolate(trunk.project(pt))
-        if p.distance(pt) > 1.0:
-            spurs.append((f"{name}连接路", "track", 20.0, LineString([p, pt])))
-    # connect each tributary road to the county road
-    for k in range(1, len(streams)):
-        start = Point(trunk_lines[k][3].coords[0])
-        county = trunk_lines[0][3]
-        p = county.interpolate(county.project(start))
-        spurs.append((f"支流{k}桥", "village", 30.0, LineString([p, start])))
-    lines = trunk_lines + spurs
-    # node the network: split every line at every other line's endpoints lying on it
-    ends = unary_union([Point(c) for *_, g in lines for c in (g.coords[0], g.coords[-1])])
+        j = int(np.argmin([t[3].distance(pt) for t in trunks]))
+        d = trunks[j][3].project(pt)
+        junctions[j].append(d)
+        spurs.append((f"{name}连接路", "track", 20.0, j, d, (pt.x, pt.y)))
     rows = []
-    for name, kind, speed, g in lines:
-        cut = [p for p in getattr(ends, "geoms", [ends]) if g.distance(p) < 1e-6]
-        pieces = split(_snap_points_into(g, cut), unary_union(cut)) if cut else [g]
-        for piece in getattr(pieces, "geoms", pieces):
-            if piece.length > 0.5:
-                rows.append({"id": f"RD{len(rows) + 1:04d}", "name": name, "kind": kind, "speed_kmh": speed,
-                             "geometry": piece})
+
+    def add(name, kind, speed, geom):
+        rows.append({"id": f"RD{len(rows) + 1:04d}", "name": name, "kind": kind, "speed_kmh": speed,
+                     "geometry": geom})
+
+    node = {}  # (trunk, distance) -> exact coordinate shared by every line meeting there
+    for j, (name, kind, speed, line) in enumerate(trunks):
+        cuts = sorted({0.0, round(line.length, 3), *[round(d, 3) for d in junctions[j]]})
+        for d in cuts:
+            node[(j, d)] = tuple(round(c, 1) for c in line.interpolate(d).coords[0])
+        for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+            if b - a < 0.5:
+                node[(j, b)] = node[(j, a)]
+                continue
+            coords = list(substring(line, a, b).coords)
+            coords[0], coords[-1] = node[(j, a)], node[(j, b)]
+            add(name, kind, speed, LineString(coords))
+    for name, kind, speed, j, d, far in spurs:
+        a = node[(j, round(d, 3))]
+        b = node[(far[1], 0.0)] if far[0] == "trunk" else (round(far[0], 1), round(far[1], 1))
+        if math.dist(a, b) > 0.5:
+            add(name, kind, speed, LineString([a, b]))
     return gpd.GeoDataFrame(rows, crs=CRS)
-
-
-def _snap_points_into(line, points):
-    """Insert ``points`` (which lie on ``line``) as vertices so that ``split`` cuts exactly there."""
-    from shapely.geometry import LineString
-
-    coords = list(line.coords)
-    dists = [line.project(p) for p in points]
-    acc = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(np.array(coords), axis=0).T))])
-    new = list(zip(acc, coords, strict=True)) + [(d, (p.x, p.y)) for d, p in zip(dists, points, strict=True)]
-    new.sort(key=lambda t: t[0])
-    out = []
-    for _d, c in new:
-        if not out or math.dist(out[-1], c) > 1e-9:
-            out.append(c)
-    return LineString(out)
 
 
 def _gauges(streams):
@@ -725,6 +720,9 @@ def generate(out: str | Path, resolution_m: float = 30.0, seed: int = 20190810) 
                                    encoding="utf-8")
     meta = {"generator": "data_samples/dongguanxi.py", "seed": seed, "resolution_m": resolution_m,
             "synthetic": True}
+    readme = Path(__file__).with_name("dongguanxi") / "README.md"  # says plainly that the data are synthetic
+    if readme.exists() and readme.resolve() != (out / "README.md").resolve():
+        (out / "README.md").write_text(readme.read_text(encoding="utf-8"), encoding="utf-8")
     (out / "GENERATED.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
     return out
 

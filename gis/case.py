@@ -371,7 +371,7 @@ def _check_columns(gdf, layer: str, source: str, problems: list[Problem]) -> boo
             bad = np.flatnonzero(~np.isfinite(arr) | (arr < 0) | (np.abs(arr - np.round(arr)) > 1e-9))
         if bad.size:
             what = "" if bad.size == 1 else f" (and {bad.size - 1} more)"
-            problems.append(Problem(source, f"feature {_fid(gdf, bad[0])}: `{col}` = {s.iloc[bad[0]]!r}{what}",
+            problems.append(Problem(source, f"feature {_fid(gdf, bad[0])}: `{col}` = {_show(s.iloc[bad[0]])}{what}",
                                     f"`{col}` must be {_kind_text(kind)}"))
             ok = False
         else:
@@ -381,6 +381,13 @@ def _check_columns(gdf, layer: str, source: str, problems: list[Problem]) -> boo
         problems.append(Problem(source, f"id '{dup}' appears more than once", "give every feature its own id"))
         ok = False
     return ok
+
+
+def _show(value: Any) -> str:
+    """A value as a user wrote it (no numpy reprs in messages)."""
+    if hasattr(value, "item"):
+        value = value.item()
+    return repr(value) if isinstance(value, str) else str(value)
 
 
 def _kind_text(kind: str) -> str:
@@ -523,7 +530,7 @@ def load_case(path: str | Path, *, check_households_inside: bool = True) -> Case
     sec = gdfs.get("sections")
     if sec is not None and {"id", "name", "warning_level_m", "danger_level_m"} <= set(sec.columns):
         xs_table = _cross_sections_table(root, layers, problems)
-        for i, row in sec.iterrows():
+        for _i, row in sec.iterrows():
             sid, name = row["id"], row["name"]
             try:
                 if xs_table is not None and sid in xs_table:
