@@ -97,6 +97,89 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------- forecast
+def cmd_forecast(args: argparse.Namespace) -> int:
+    from gis.case import load_case
+    from hydro.forecast import run_forecast
+
+    if (args.rain is None) == (args.design_storm is None):
+        raise FloodkitError("forecast: give exactly one of --rain FILE|EVENT or --design-storm NAME")
+    case = load_case(args.case)
+    t0 = time.perf_counter()
+    paths = run_forecast(case, args.out, rain=args.rain, design_storm=args.design_storm, nowcast=args.nowcast,
+                         state=args.state, members=args.members, sigma=args.sigma, tail_h=args.tail,
+                         method=args.areal, say=_say)
+    _say(f"wrote {', '.join(p.name for p in paths.values())} to {args.out} in {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from gis.case import load_case
+    from hydro.calibrate import calibrate_case, write_params_toml
+
+    case = load_case(args.case)
+    names = [n.strip() for n in args.params.split(",") if n.strip()]
+    res = calibrate_case(case, args.events, names, args.state, args.objective, args.maxiter, args.seed)
+    out = write_params_toml(args.out, res["params"], res, args.events)
+    _say(f"NSE {', '.join(f'{v:.3f}' for v in res['nse'])}; KGE {', '.join(f'{v:.3f}' for v in res['kge'])}; "
+         f"peak error {', '.join(f'{100 * v:+.1f}%' for v in res['peak_error'])}")
+    _say(f"wrote {out}; name it in case.toml under [forecast] params = \"{Path(out).name}\"")
+    return 0
+
+
+def _stage_forecast(case_dir: Path, out: Path, ctx: dict) -> None:
+    from hydro.forecast import run_forecast
+
+    if "case" not in ctx:
+        from gis.case import load_case
+
+        ctx["case"] = load_case(case_dir)
+    case = ctx["case"]
+    if not case.events:
+        _say("  no rainfall events in case.toml; skipped")
+        return
+    # the demo forecasts the case's heaviest event (largest total over any gauge)
+    event = max(case.events, key=lambda k: float(case.events[k].sum().max()))
+    _say(f"  rain: event {event}")
+    run_forecast(case, out / "forecast", rain=event, say=_say)
+    ctx["forecast"] = out / "forecast" / "forecast.nc"
+
+
+def _add_forecast_parser(sub: argparse._SubParsersAction) -> None:
+    f = sub.add_parser("forecast", help="rainfall -> water level, velocity, warnings and critical rainfall",
+                       description="Xinanjiang runoff, Nash unit hydrograph, Muskingum-Cunge routing and Manning "
+                       "stage at every section. Writes forecast.nc, warnings.csv, thresholds.csv and "
+                       "hydrograph_<section>.png.")
+    f.add_argument("case", help="case folder (holding case.toml)")
+    f.add_argument("--rain", help="hourly gauge CSV, gridded rain NetCDF/GeoTIFF, or an event name of the case")
+    f.add_argument("--design-storm", help="design storm name from design_storms.csv, e.g. 50y")
+    f.add_argument("--nowcast", help="gridded nowcast/forecast NetCDF appended after the rain (issue_time kept)")
+    f.add_argument("--state", default="normal", choices=["dry", "normal", "wet"], help="antecedent soil moisture")
+    f.add_argument("--members", type=int, default=0, help="ensemble members (perturbed forecast rain); 0 = none")
+    f.add_argument("--sigma", type=float, default=0.5, help="log-sd of the ensemble rain factors (default 0.5)")
+    f.add_argument("--tail", type=int, default=24, help="dry hours simulated after the rain (default 24)")
+    f.add_argument("--areal", default="thiessen", choices=["thiessen", "idw"], help="gauge -> sub-basin method")
+    f.add_argument("--out", required=True, help="output folder")
+    f.set_defaults(func=cmd_forecast)
+    c = sub.add_parser("calibrate", help="fit forecast parameters to observed events (differential evolution)",
+                       description="Events are hourly CSVs: time, gauge rain columns and Q_<section> (m3/s) or "
+                       "H_<section> (m). Writes a TOML that case.toml names under [forecast] params.")
+    c.add_argument("case", help="case folder")
+    c.add_argument("--events", nargs="+", required=True, help="event CSV files with observed Q_/H_ columns")
+    c.add_argument("--params", default="B,SM,KI,CI,lag_factor", help="comma-separated parameters to fit")
+    c.add_argument("--objective", default="nse", choices=["nse", "kge"], help="objective (default nse)")
+    c.add_argument("--state", default="normal", choices=["dry", "normal", "wet"], help="antecedent state")
+    c.add_argument("--maxiter", type=int, default=40, help="differential-evolution generations")
+    c.add_argument("--seed", type=int, default=0, help="random seed")
+    c.add_argument("--out", required=True, help="parameter file to write, e.g. CASE/forecast_params.toml")
+    c.set_defaults(func=cmd_calibrate)
+
+
+# forecast runs right after case (and rain, if present): rain -> forecast -> inundation -> ...
+_i = next((k for k, (n, _) in enumerate(RUN_STAGES) if n not in ("case", "rain")), len(RUN_STAGES))
+RUN_STAGES.insert(_i, ("forecast", _stage_forecast))
+
+
 # ----------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -139,6 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Later stages add their sub-commands here: functions taking the sub-parsers object.
 PARSER_HOOKS: list[Callable[[argparse._SubParsersAction], None]] = []
+PARSER_HOOKS.append(_add_forecast_parser)
 
 
 def main(argv: list[str] | None = None) -> int:
