@@ -252,9 +252,13 @@ def _solve(prep: _Prepared) -> tuple[np.ndarray, dict]:
         units = np.bincount(g, prep.persons, n_g)
     arrival_g = np.full(n_g, np.inf)
     np.minimum.at(arrival_g, g, prep.arrival_s)
+    access_g = np.zeros(n_g)
+    np.maximum.at(access_g, g, prep.h_access_s)
     rdn = prep.dn[rep]
-    t = prep.best_t[rdn] + prep.h_access_s[rep][:, None]
-    ok = (prep.best_s[rdn] >= 0) & _feasible(prep, t, arrival_g[:, None], prep.best_cut[rdn])
+    # the walk from home to the road is the same whatever the shelter: it enters the deadline
+    # (the group's slowest member and earliest flood) but not the cost
+    t = prep.best_t[rdn]
+    ok = (prep.best_s[rdn] >= 0) & _feasible(prep, t + access_g[:, None], arrival_g[:, None], prep.best_cut[rdn])
     pg, pk = np.nonzero(ok)
     ps = prep.best_s[rdn][pg, pk]
     pt = t[pg, pk]
