@@ -15,6 +15,7 @@ and may check their strings with :func:`missing_glyphs`.
 from __future__ import annotations
 
 import functools
+import logging
 from pathlib import Path
 
 from gis.errors import FloodkitError
@@ -66,12 +67,15 @@ def use_cjk_font() -> str:
     from matplotlib import font_manager
 
     font_manager.fontManager.addfont(str(cjk_font_path()))
+    # Only a Regular face ships; "bold" text falls back to it without a warning per call.
+    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
     matplotlib.rcParams["font.family"] = "sans-serif"
     matplotlib.rcParams["font.sans-serif"] = [FAMILY, "DejaVu Sans"]
     # Noto Sans SC has U+2212 MINUS SIGN, but keep ASCII '-' so text extraction from PDFs matches.
     matplotlib.rcParams["axes.unicode_minus"] = False
-    # TrueType/CFF outlines embedded as Type 42 keep the text extractable (and searchable) in PDFs.
-    matplotlib.rcParams["pdf.fonttype"] = 42
+    # The font has CFF outlines: keep matplotlib's Type 3 embedding (Type 42 is TrueType-only and
+    # gives PDFs that some readers reject); Type 3 text still carries ToUnicode and is extractable.
+    matplotlib.rcParams["pdf.fonttype"] = 3
     return FAMILY
 
 
