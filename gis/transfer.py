@@ -254,6 +254,9 @@ def _solve(prep: _Prepared) -> tuple[np.ndarray, dict]:
     np.minimum.at(arrival_g, g, prep.arrival_s)
     access_g = np.zeros(n_g)
     np.maximum.at(access_g, g, prep.h_access_s)
+    if not exact:  # pooled clusters: the representative stands for the members; each is re-checked later
+        access_g = prep.h_access_s[rep]
+        arrival_g = prep.arrival_s[rep]
     rdn = prep.dn[rep]
     # the walk from home to the road is the same whatever the shelter: it enters the deadline
     # (the group's slowest member and earliest flood) but not the cost
@@ -312,6 +315,14 @@ def _solve(prep: _Prepared) -> tuple[np.ndarray, dict]:
         kk = np.minimum(k, len(flows) - 1)
         fits = inside & (end <= cum_f[kk])
         assign[mem[fits]] = ps[flows[kk[fits]]]
+    if not exact:  # each pooled member must itself reach its shelter in time, else it goes to repair
+        i = np.flatnonzero(assign >= 0)
+        d = prep.dn[i]
+        match = prep.best_s[d] == assign[i][:, None]
+        k = np.argmax(match, axis=1)
+        tt = prep.best_t[d, k] + prep.h_access_s[i]
+        ok = match.any(axis=1) & _feasible(prep, tt, prep.arrival_s[i], prep.best_cut[d, k])
+        assign[i[~ok]] = -1
     info["seconds"] = time.perf_counter() - t0
     return assign, info
 
