@@ -165,3 +165,14 @@ def test_route_network_adds_upstream_flow():
                       {"a": 0.004, "b": 0.004, "c": 0.004}, {s: r for s in ids})
     assert q[0, 2].sum() == pytest.approx(local[0].sum(), rel=1e-3)
     assert np.argmax(q[0, 2]) > np.argmax(q[0, 0])
+
+
+@pytest.mark.slow
+def test_real_fulda_record_validation_nse():
+    # real observed rainfall-runoff (Fulda at Grebenau, shipped in the SPOTPY wheel)
+    pytest.importorskip("spotpy")
+    from hydro.validation_fulda import run
+
+    out = run(maxiter=25)
+    assert out["calibration"]["nse"] > 0.65
+    assert out["validation"]["nse"] > 0.65
