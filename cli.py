@@ -97,6 +97,61 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------- typhoon
+def cmd_typhoon(args: argparse.Namespace) -> int:
+    from gis.case import load_case
+    from hydro.typhoon.products import run_typhoon
+
+    case = load_case(args.case)
+    t0 = time.perf_counter()
+    s = run_typhoon(args.track, case, args.out, fmt=args.format, storm=args.storm, rules_path=args.rules,
+                    rain_res_m=args.rain_res, say=_say)
+    fired = ", ".join(s["triggers_fired"]) or "none"
+    _say(f"  7-level circle first reaches a village {s['first_7_level_arrival'] or 'never'}; "
+         f"max wind at villages {s['max_wind_at_villages_m_per_s']} m/s; max rain {s['max_total_rain_mm']} mm; "
+         f"triggers fired: {fired}")
+    _say(f"wrote typhoon products to {args.out} in {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
+def _stage_typhoon(case_dir: Path, out: Path, ctx: dict) -> None:
+    from hydro.typhoon.products import case_track_path, run_typhoon
+
+    track = case_track_path(case_dir)
+    if track is None:
+        _say("  no [typhoon] track in case.toml; skipped")
+        return
+    if "case" not in ctx:
+        from gis.case import load_case
+
+        ctx["case"] = load_case(case_dir)
+    s = run_typhoon(track, ctx["case"], out / "typhoon", say=_say)
+    ctx["typhoon_rain"] = out / "typhoon" / "rain.nc"
+    _say(f"  triggers fired: {', '.join(s['triggers_fired']) or 'none'}")
+
+
+def _add_typhoon_parser(sub: argparse._SubParsersAction) -> None:
+    t = sub.add_parser("typhoon", help="typhoon wind, wind-circle timing, rain and insurance triggers from a track",
+                       description="Wind at villages, wind swath, 7/10/12-level circle arrival and leaving per "
+                       "village and town, R-CLIPER rain scenario and index-insurance triggers (台州 rule built in). "
+                       "Writes wind_villages.csv, swath.nc, circles.csv, deadlines.csv, circle_radii.csv, rain.nc, "
+                       "rain_gauges.csv, triggers.json, track.geojson, circles.geojson, typhoon.gpkg, summary.json.")
+    t.add_argument("track", help="track file: CMA best track ('66666' headers), IBTrACS CSV or forecast CSV "
+                   "(time,lat,lon,pressure_hpa,vmax_m_per_s[,rmax_km]; Beijing time)")
+    t.add_argument("--case", required=True, help="case folder (villages, gauges, CRS and rain grid extent)")
+    t.add_argument("--out", required=True, help="output folder")
+    t.add_argument("--format", default="auto", choices=["auto", "cma", "ibtracs", "csv"], help="track format")
+    t.add_argument("--storm", default=None, help="storm name / number / SID when the file holds several")
+    t.add_argument("--rules", default=None, help="extra trigger rules (TOML with [[circle]] / [[rain]] tables)")
+    t.add_argument("--rain-res", type=float, default=1000.0, help="rain grid spacing in metres (default 1000)")
+    t.set_defaults(func=cmd_typhoon)
+
+
+# typhoon runs after plan and before map/brief (CONTRIBUTING stage order)
+_i = next((k for k, (n, _) in enumerate(RUN_STAGES) if n in ("map", "brief")), len(RUN_STAGES))
+RUN_STAGES.insert(_i, ("typhoon", _stage_typhoon))
+
+
 # ----------------------------------------------------------------------------- forecast
 def cmd_forecast(args: argparse.Namespace) -> int:
     from gis.case import load_case
@@ -222,7 +277,103 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Later stages add their sub-commands here: functions taking the sub-parsers object.
 PARSER_HOOKS: list[Callable[[argparse._SubParsersAction], None]] = []
+PARSER_HOOKS.append(_add_typhoon_parser)
 PARSER_HOOKS.append(_add_forecast_parser)
+
+
+# ----------------------------------------------------------------------------- map / brief
+def _map_inputs(args: argparse.Namespace):
+    from gis.case import load_case
+    from gis.mapdata import check_wgs84, load_results
+
+    case = load_case(args.case)
+    check_wgs84(case.crs, source=f"{Path(args.case).name}/case.toml")
+    return case, load_results(args.results)
+
+
+def cmd_map(args: argparse.Namespace) -> int:
+    from gis.webmap import build_webmap
+
+    t0 = time.perf_counter()
+    case, results = _map_inputs(args)
+    rep = build_webmap(case, results, args.out, online_tiles=args.online_tiles)
+    _say(f"wrote {rep.path} ({rep.size_bytes / 1e6:.1f} MB, {len(rep.layers)} layers, "
+         f"{'online tiles' if args.online_tiles else 'offline'}) in {time.perf_counter() - t0:.1f} s")
+    if results.missing:
+        print(f"error: {results.missing_line()}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_brief(args: argparse.Namespace) -> int:
+    from gis.briefing import write_briefings
+
+    t0 = time.perf_counter()
+    case, results = _map_inputs(args)
+    rep = write_briefings(case, results, args.out, paper=args.paper, villages=args.villages)
+    _say(f"wrote {len(rep.files)} files to {args.out} in {time.perf_counter() - t0:.1f} s")
+    if results.missing:
+        print(f"error: {results.missing_line()}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _stage_map(case_dir: Path, out: Path, ctx: dict) -> None:
+    from gis.mapdata import load_results
+    from gis.webmap import build_webmap
+
+    if "case" not in ctx:
+        from gis.case import load_case
+
+        ctx["case"] = load_case(case_dir)
+    results = ctx["map_results"] = load_results(out)
+    if results.missing:
+        _say(f"  warning: {results.missing_line()}")
+    rep = build_webmap(ctx["case"], results, out / "map.html")
+    _say(f"  {rep.path} ({rep.size_bytes / 1e6:.1f} MB, offline)")
+
+
+def _stage_brief(case_dir: Path, out: Path, ctx: dict) -> None:
+    from gis.briefing import write_briefings
+    from gis.mapdata import load_results
+
+    if "case" not in ctx:
+        from gis.case import load_case
+
+        ctx["case"] = load_case(case_dir)
+    results = ctx.get("map_results") or load_results(out)
+    rep = write_briefings(ctx["case"], results, out / "brief")
+    _say(f"  {len(rep.files)} briefing files in {out / 'brief'}")
+
+
+def _add_map_parsers(sub: argparse._SubParsersAction) -> None:
+    m = sub.add_parser("map", help="offline web map (one HTML file): python cli.py map CASE --results DIR --out map.html",
+                       description="One self-contained HTML map that works without internet: DEM hillshade, max "
+                       "depth, hazard class 红橙黄蓝, arrival time, depth snapshots on a time slider, sections by "
+                       "warning status with hydrographs, villages with affected counts, shelters, routes, typhoon. "
+                       "Missing products are skipped and listed (exit 2 after writing the map).")
+    m.add_argument("case", help="case folder (holding case.toml)")
+    m.add_argument("--results", required=True, help="results folder written by `run` (forecast/, inundation/, ...)")
+    m.add_argument("--out", required=True, help="HTML file to write")
+    m.add_argument("--online-tiles", nargs="?", const="osm", default=None, metavar="osm|tianditu:KEY",
+                   help="add an online tile layer (default off: the map needs no internet)")
+    m.set_defaults(func=cmd_map)
+    b = sub.add_parser("brief", help="briefing exports: 形势图, 指挥要素图 (PNG 300 dpi + PDF) and 一页纸 per village",
+                       description="Writes 形势图.png/.pdf, 指挥要素图.png/.pdf and 一页纸/一页纸_<id>_<村>.pdf/.html. "
+                       "Missing products are skipped and listed (exit 2 after writing).")
+    b.add_argument("case", help="case folder (holding case.toml)")
+    b.add_argument("--results", required=True, help="results folder written by `run`")
+    b.add_argument("--out", required=True, help="folder to write the briefings into")
+    b.add_argument("--paper", default="A4", choices=["A4", "A3"], help="landscape paper size of the maps")
+    b.add_argument("--villages", default="affected", choices=["affected", "all"],
+                   help="one-page plans for affected villages (default) or all villages")
+    b.set_defaults(func=cmd_brief)
+
+
+# map and brief are the last stages (CONTRIBUTING stage order)
+RUN_STAGES.append(("map", _stage_map))
+RUN_STAGES.append(("brief", _stage_brief))
+PARSER_HOOKS.append(_add_map_parsers)
 
 
 def main(argv: list[str] | None = None) -> int:

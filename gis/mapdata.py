@@ -40,7 +40,7 @@ PRODUCTS = {
     "plan": "plan/plan.csv",
     "plan_gpkg": "plan/plan.gpkg",
 }
-OPTIONAL_PRODUCTS = {"typhoon_circles": "typhoon/circles.csv", "typhoon_track": "typhoon/track.csv"}
+OPTIONAL_PRODUCTS = {"typhoon_track": "typhoon/track.geojson", "typhoon_circles": "typhoon/circles.geojson"}
 
 
 @dataclass
@@ -57,8 +57,8 @@ class Results:
     plan: pd.DataFrame | None = None
     routes: object = None  # GeoDataFrame
     shelters: object = None  # GeoDataFrame
-    typhoon_circles: pd.DataFrame | None = None
-    typhoon_track: pd.DataFrame | None = None
+    typhoon_track: object = None  # GeoDataFrame, WGS84: fixes (Points) and path (LineString)
+    typhoon_circles: object = None  # GeoDataFrame, WGS84: 7/10/12-level circle polygons
     missing: list[str] = field(default_factory=list)
 
     @property
@@ -154,8 +154,8 @@ def load_results(results_dir: str | Path) -> Results:
             res.routes = read(PRODUCTS["plan_gpkg"], lambda p: read_gpkg(p, "routes"))
         if "shelters" in layers:
             res.shelters = read(PRODUCTS["plan_gpkg"], lambda p: read_gpkg(p, "shelters"))
-    res.typhoon_circles = read(OPTIONAL_PRODUCTS["typhoon_circles"], read_csv)
-    res.typhoon_track = read(OPTIONAL_PRODUCTS["typhoon_track"], read_csv)
+    res.typhoon_track = read(OPTIONAL_PRODUCTS["typhoon_track"], read_gpkg)
+    res.typhoon_circles = read(OPTIONAL_PRODUCTS["typhoon_circles"], read_gpkg)
     res.missing = [rel for rel in PRODUCTS.values() if path_of(rel) is None]
     return res
 

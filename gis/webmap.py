@@ -490,25 +490,30 @@ def build_webmap(case, results: Results, out_path: str | Path, *, online_tiles: 
                        tooltip=folium.GeoJsonTooltip(fields=keep) if keep else None).add_to(fg)
         add_layer(fg, LAYER_ROUTES)
 
-    # -- typhoon
-    tc = results.typhoon_track if results.typhoon_track is not None else results.typhoon_circles
-    if tc is not None and len(tc):
-        lon, lat = pick(tc, "lon", "longitude", "lon_deg"), pick(tc, "lat", "latitude", "lat_deg")
-        if lon and lat:
-            fg = folium.FeatureGroup(name=LAYER_TYPHOON)
-            pts = tc[[lat, lon]].astype(float).values.tolist()
-            folium.PolyLine(pts, color="#6a1b9a", weight=2.5, tooltip="台风路径").add_to(fg)
-            circles = results.typhoon_circles if results.typhoon_circles is not None else tc
-            for level, colour in (("r7", "#fbc02d"), ("r10", "#f57c00"), ("r12", "#c62828")):
-                col = pick(circles, f"{level}_km", f"radius_{level[1:]}_km", level)
-                clon, clat = pick(circles, "lon", "longitude"), pick(circles, "lat", "latitude")
-                if col and clon and clat:
-                    last = circles.dropna(subset=[col]).tail(1)
-                    for _, r in last.iterrows():
-                        folium.Circle([float(r[clat]), float(r[clon])], radius=float(r[col]) * 1000,
-                                      color=colour, weight=1.5, fill=True, fill_opacity=0.08,
-                                      tooltip=f"{level[1:]}级风圈 {float(r[col]):.0f} km").add_to(fg)
-            add_layer(fg, LAYER_TYPHOON)
+    # -- typhoon (the typhoon stage writes WGS84 GeoJSON for exactly this)
+    track, circles = results.typhoon_track, results.typhoon_circles
+    if (track is not None and len(track)) or (circles is not None and len(circles)):
+        fg = folium.FeatureGroup(name=LAYER_TYPHOON)
+        if circles is not None and len(circles):
+            lev = pick(circles, "level", "circle", "grade")
+            colours = {"7": "#fbc02d", "10": "#f57c00", "12": "#c62828"}
+            keep = [c for c in circles.columns if c != "geometry" and circles[c].dtype.kind in "iufO"][:4]
+            folium.GeoJson(circles[keep + ["geometry"]].to_crs(4326), style_function=lambda f, lev=lev: {
+                "color": colours.get(str(f["properties"].get(lev, "")).split(".")[0], "#f57c00") if lev
+                else "#f57c00", "weight": 1, "fillOpacity": 0.05}).add_to(fg)
+        if track is not None and len(track):
+            t = track.to_crs(4326)
+            lines = t[t.geom_type.isin(["LineString", "MultiLineString"])]
+            pts = t[t.geom_type == "Point"]
+            if len(lines):
+                folium.GeoJson(lines[["geometry"]], style_function=lambda _: {"color": "#6a1b9a", "weight": 2.5}
+                               ).add_to(fg)
+            if len(pts):
+                keep = [c for c in pts.columns if c != "geometry" and pts[c].dtype.kind in "iufO"][:5]
+                folium.GeoJson(pts[keep + ["geometry"]], marker=folium.CircleMarker(
+                    radius=3, color="#6a1b9a", fill=True, fill_opacity=1),
+                    tooltip=folium.GeoJsonTooltip(fields=keep) if keep else None).add_to(fg)
+        add_layer(fg, LAYER_TYPHOON)
 
     # -- title, legends, layer control
     title = html.escape(getattr(case, "title", getattr(case, "name", "")))

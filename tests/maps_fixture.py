@@ -124,8 +124,12 @@ def make_results(root: Path, case=None, *, skip: tuple[str, ...] = ()) -> Path:
         sh.to_file(root / "plan" / "plan.gpkg", layer="shelters")
     if "typhoon" not in skip:
         (root / "typhoon").mkdir(parents=True, exist_ok=True)
-        pd.DataFrame({"time": pd.date_range("2024-07-01", periods=4, freq="6h"),
-                      "lon": [121.5, 121.0, 120.4, 119.9], "lat": [28.0, 28.8, 29.6, 30.3],
-                      "r7_km": [300, 280, 250, 200], "r10_km": [120, 110, 90, 70], "r12_km": [60, 50, 40, 0]}
-                     ).to_csv(root / "typhoon" / "circles.csv", index=False)
+        lon, lat = [121.5, 121.0, 120.4, 119.9], [28.0, 28.8, 29.6, 30.3]
+        fixes = gpd.GeoDataFrame({"time": ["2024-07-01 00:00", "06:00", "12:00", "18:00"], "vmax_m_per_s": [45, 42, 35, 28]},
+                                 geometry=[Point(a, b) for a, b in zip(lon, lat)], crs=4326)
+        path = gpd.GeoDataFrame({"time": [""], "vmax_m_per_s": [0]}, geometry=[LineString(zip(lon, lat))], crs=4326)
+        pd.concat([fixes, path]).to_file(root / "typhoon" / "track.geojson", driver="GeoJSON")
+        circ = gpd.GeoDataFrame({"level": [7, 10]}, geometry=[Point(119.9, 30.3).buffer(2.0),
+                                                              Point(119.9, 30.3).buffer(0.7)], crs=4326)
+        circ.to_file(root / "typhoon" / "circles.geojson", driver="GeoJSON")
     return root
