@@ -89,20 +89,37 @@ def inflow_angle_deg(r_km: float, rmax_km: float) -> float:
     return 25.0
 
 
-@njit(cache=True)
+_SIN10, _COS10 = math.sin(math.radians(10.0)), math.cos(math.radians(10.0))
+_SIN25, _COS25 = math.sin(math.radians(25.0)), math.cos(math.radians(25.0))
+
+
+@njit(cache=True, fastmath=True)
 def wind_uv(dx_km: float, dy_km: float, vg_max: float, rmax_km: float, b: float, kr: float,
             bg_u: float, bg_v: float, hemi: float, r_cut_km: float) -> tuple[float, float]:
     """10 m wind (east, north components, m/s) at offset (dx, dy) km from the centre.
 
     ``vg_max`` is the storm-relative maximum at gradient level, ``bg_u``/``bg_v`` the surface
-    background wind, ``hemi`` +1 north / -1 south (cyclonic sense).
+    background wind, ``hemi`` +1 north / -1 south (cyclonic sense). The vortex wind is the
+    tangential unit vector turned inwards by the inflow angle, written without trigonometric
+    calls of the bearing: ``u = -h V sin(th + h beta)``, ``v = h V cos(th + h beta)``.
     """
-    r = math.sqrt(dx_km * dx_km + dy_km * dy_km)
-    if r > r_cut_km:
+    r2 = dx_km * dx_km + dy_km * dy_km
+    if r2 > r_cut_km * r_cut_km:
         return 0.0, 0.0
-    v = kr * vg_max * holland_shape(r, rmax_km, b)
-    th = math.atan2(dy_km, dx_km) + hemi * math.radians(inflow_angle_deg(r, rmax_km))
-    return -hemi * v * math.sin(th) + bg_u, hemi * v * math.cos(th) + bg_v
+    r = math.sqrt(r2)
+    if r <= 1e-6:
+        return bg_u, bg_v
+    a = math.exp(b * math.log(rmax_km / r))  # (Rm/r)^B
+    v = kr * vg_max * math.sqrt(a * math.exp(1.0 - a))
+    if r < rmax_km:
+        sb, cb = _SIN10, _COS10
+    elif r < 1.2 * rmax_km:
+        beta = math.radians(10.0 + 75.0 * (r / rmax_km - 1.0))
+        sb, cb = math.sin(beta), math.cos(beta)
+    else:
+        sb, cb = _SIN25, _COS25
+    ex, ey = dx_km / r, dy_km / r  # cos th, sin th
+    return v * (-hemi * ey * cb - ex * sb) + bg_u, v * (hemi * ex * cb - ey * sb) + bg_v
 
 
 @njit(cache=True)
@@ -135,25 +152,67 @@ def wind_at_points(clat, clon, vg_max, rmax_km, b, kr, bg_u, bg_v, plat, plon, r
     return speed, dirn
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath=True)
 def wind_swath(clat, clon, vg_max, rmax_km, b, kr, bg_u, bg_v, plat, plon, r_cut_km):
     """Maximum wind speed over all track times at each point and the index of the time of the maximum.
 
-    Returns (max_speed float32 (np,), t_index int32 (np,), -1 where the storm never came within ``r_cut_km``).
+    Returns (max_speed float32 (np,), t_index int32 (np,), -1 where the storm never came within
+    ``r_cut_km``). For speed the east offset uses the mean of the cosines of the two latitudes
+    instead of the cosine of the mean latitude (difference < 0.1 % within 1000 km).
     """
     nt, npt = clat.size, plat.size
     vmax_out = np.zeros(npt, dtype=np.float32)
     tmax = np.full(npt, -1, dtype=np.int32)
+    cos_c = np.cos(np.radians(clat))
+    # Pruning bound: for r >= Rm and B >= 1, (Rm/r)^B <= Rm/r and exp(1 - a) <= e, so the vortex
+    # is at most K sqrt(e Rm / r) with K = Kr Vg; a time step whose bound plus the background
+    # cannot beat the best so far is skipped. Starting from the closest approach makes it bite.
+    k4e2r2 = np.empty(nt)
+    bgmag = np.empty(nt)
+    for t in range(nt):
+        kk = kr * vg_max[t]
+        k4e2r2[t] = kk ** 4 * math.e ** 2 * rmax_km[t] ** 2
+        bgmag[t] = math.sqrt(bg_u[t] ** 2 + bg_v[t] ** 2)
+    rc2 = r_cut_km * r_cut_km
     for j in prange(npt):
-        best = 0.0
+        cos_p = math.cos(math.radians(plat[j]))
+        # pass 1: closest approach (cheap)
+        t_near, r2_near = -1, rc2
         for t in range(nt):
-            dx, dy = _offset_km(plat[j], plon[j], clat[t], clon[t])
-            if dx * dx + dy * dy > r_cut_km * r_cut_km:
+            dy = (plat[j] - clat[t]) * KM_PER_DEG
+            dlon = plon[j] - clon[t]
+            if dlon > 180.0:
+                dlon -= 360.0
+            elif dlon < -180.0:
+                dlon += 360.0
+            dx = dlon * KM_PER_DEG * 0.5 * (cos_p + cos_c[t])
+            r2 = dx * dx + dy * dy
+            if r2 <= r2_near:
+                t_near, r2_near = t, r2
+        if t_near < 0:
+            continue
+        best = 0.0
+        for k in range(nt + 1):
+            t = t_near if k == 0 else k - 1
+            if k > 0 and t == t_near:
+                continue
+            dy = (plat[j] - clat[t]) * KM_PER_DEG
+            dlon = plon[j] - clon[t]
+            if dlon > 180.0:
+                dlon -= 360.0
+            elif dlon < -180.0:
+                dlon += 360.0
+            dx = dlon * KM_PER_DEG * 0.5 * (cos_p + cos_c[t])
+            r2 = dx * dx + dy * dy
+            if r2 > rc2:
+                continue
+            margin = best - bgmag[t]
+            if margin > 0.0 and r2 >= rmax_km[t] * rmax_km[t] and margin ** 4 * r2 >= k4e2r2[t]:
                 continue
             hemi = 1.0 if clat[t] >= 0 else -1.0
             u, v = wind_uv(dx, dy, vg_max[t], rmax_km[t], b[t], kr, bg_u[t], bg_v[t], hemi, r_cut_km)
             s = math.sqrt(u * u + v * v)
-            if s > best:
+            if s > best or (s == best and t < tmax[j]):
                 best = s
                 tmax[j] = t
         vmax_out[j] = best

@@ -70,7 +70,6 @@ def rain_grid(track: pd.DataFrame, crs, bounds: tuple[float, float, float, float
                       attrs={"units": "mm h-1", "long_name": "typhoon rain in the hour starting at time"})
     ds = da.to_dataset()
     ds = ds.rio.write_crs(crs)
-    ds["rain_mm_per_h"].rio.write_crs(crs, inplace=True)
     ds.attrs.update({
         "title": "typhoon rain scenario",
         "model": "R-CLIPER symmetric rain-rate profile (Tuleya, DeMaria & Kuligowski 2007, Wea. Forecasting 22, 56-70)",
