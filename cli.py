@@ -101,7 +101,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_typhoon(args: argparse.Namespace) -> int:
     from gis.case import load_case
     from hydro.typhoon.products import run_typhoon
+    from hydro.typhoon.tracks import read_track
 
+    read_track(args.track, fmt=args.format, storm=args.storm)  # a bad track fails before the case loads
     case = load_case(args.case)
     t0 = time.perf_counter()
     s = run_typhoon(args.track, case, args.out, fmt=args.format, storm=args.storm, rules_path=args.rules,
@@ -235,6 +237,129 @@ _i = next((k for k, (n, _) in enumerate(RUN_STAGES) if n not in ("case", "rain")
 RUN_STAGES.insert(_i, ("forecast", _stage_forecast))
 
 
+# ----------------------------------------------------------------------------- exposure / plan
+def _inundation_file(path: str | Path) -> Path:
+    p = Path(path)
+    return p / "inundation.nc" if p.is_dir() else p
+
+
+def cmd_exposure(args: argparse.Namespace) -> int:
+    from gis.case import load_case
+    from gis.transfer_io import exposure_products
+
+    case = load_case(args.case)
+    t0 = time.perf_counter()
+    s = exposure_products(case, _inundation_file(args.inundation), args.forecast, Path(args.out),
+                          mask=args.mask_personal)
+    _say(f"  {s['persons_exposed']} persons in {s['households_exposed']} households exposed "
+         f"({s['vulnerable_exposed']} vulnerable, {s['visitors_exposed']} visitors) in {s['villages_affected']} "
+         f"villages; by colour {s['by_class_persons']}")
+    _say(f"wrote exposure products to {args.out} in {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from gis.case import load_case
+    from gis.transfer_io import plan_products
+
+    case = load_case(args.case)
+    t0 = time.perf_counter()
+    plan = plan_products(case, _inundation_file(args.inundation), Path(args.out), roads=args.roads,
+                         mask=args.mask_personal, depart=args.depart, mode=args.mode, margin_min=args.margin,
+                         cut_depth_m=args.cut_depth, horizon_min=args.horizon)
+    for w in plan.warnings:
+        _say(f"warning: {w}")
+    s = plan.summary
+    _say(f"  {s['assigned_persons']} of {s['persons']} persons placed in {s['shelters_used']} shelters; "
+         f"{s['unplaced_persons']} unplaced (see unplaced.csv); mean trip {s['mean_travel_min']} min ({s['mode']})")
+    _say(f"wrote plan.csv, plan.xlsx, plan.gpkg, unplaced.csv, summary.json to {args.out} "
+         f"in {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
+def _stage_exposure(case_dir: Path, out: Path, ctx: dict) -> None:
+    from gis.transfer_io import exposure_products
+
+    if "case" not in ctx:
+        from gis.case import load_case
+
+        ctx["case"] = load_case(case_dir)
+    inund = out / "inundation" / "inundation.nc"
+    forecast = ctx.get("forecast", out / "forecast" / "forecast.nc")
+    mask = bool(getattr(ctx.get("args"), "mask_personal", False))
+    if not inund.exists():
+        if not Path(forecast).exists():
+            _say("  no inundation.nc and no forecast.nc; skipped")
+            return
+        _say("  no 2-D inundation product: quick exposure from the forecast only")
+        s = exposure_products(ctx["case"], None, forecast, out / "exposure", mask=mask)
+    else:
+        s = exposure_products(ctx["case"], inund, forecast, out / "exposure", mask=mask)
+        _say(f"  {s['persons_exposed']} persons exposed in {s['villages_affected']} villages")
+    if "quick" in s:
+        _say(f"  quick exposure: {s['quick']['villages_affected']} villages reach their flood level "
+             f"(first {s['quick']['first']})")
+
+
+def _stage_plan(case_dir: Path, out: Path, ctx: dict) -> None:
+    from gis.transfer_io import plan_products
+
+    inund = out / "inundation" / "inundation.nc"
+    if not inund.exists():
+        _say("  no 2-D inundation product; no transfer plan (see exposure/quick_exposure.csv)")
+        return
+    if "case" not in ctx:
+        from gis.case import load_case
+
+        ctx["case"] = load_case(case_dir)
+    plan = plan_products(ctx["case"], inund, out / "plan",
+                         mask=bool(getattr(ctx.get("args"), "mask_personal", False)))
+    for w in plan.warnings:
+        _say(f"  warning: {w}")
+    s = plan.summary
+    _say(f"  {s['assigned_persons']} of {s['persons']} persons placed; {s['unplaced_persons']} unplaced")
+
+
+def _add_exposure_parsers(sub: argparse._SubParsersAction) -> None:
+    e = sub.add_parser("exposure", help="affected households, villages and towns from the 2-D inundation",
+                       description="Samples max depth, speed, arrival time and duration at every household and "
+                       "visitor site; hazard class 红橙黄蓝 from the Defra/EA rating HR = d(v+0.5)+DF; totals per "
+                       "village and town. With --forecast also the quick exposure (villages whose control section "
+                       "reaches the flood level). Writes households.gpkg, households.csv, villages.csv, towns.csv, "
+                       "exposure.xlsx, quick_exposure.csv, summary.json.")
+    e.add_argument("case", help="case folder (holding case.toml)")
+    e.add_argument("--inundation", required=True, help="inundation folder (holding inundation.nc) or the file")
+    e.add_argument("--forecast", default=None, help="forecast.nc (or its folder) for the quick exposure")
+    e.add_argument("--out", required=True, help="output folder")
+    e.add_argument("--mask-personal", action="store_true", help="mask residents' names and phones (138****1234)")
+    e.set_defaults(func=cmd_exposure)
+    p = sub.add_parser("plan", help="transfer plan: every exposed person to a shelter over the open roads",
+                       description="Assigns every exposed person (households and visitors) to a shelter with "
+                       "capacity, minimising total travel time with vulnerable people first (HiGHS integer/linear "
+                       "programme), over roads not flooded before departure + horizon; routes, walking and vehicle "
+                       "times, latest safe departure, 包保责任人; unplaced persons with the reason. Writes plan.csv, "
+                       "plan.xlsx, plan.gpkg (households, routes, shelters), unplaced.csv, summary.json.")
+    p.add_argument("case", help="case folder (holding case.toml)")
+    p.add_argument("--inundation", required=True, help="inundation folder (holding inundation.nc) or the file")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--roads", default=None, help="road lines instead of the case's: GeoPackage, Shapefile, "
+                   "GeoJSON (case CRS) or OpenStreetMap .osm XML")
+    p.add_argument("--depart", default=None, help="departure time 'YYYY-MM-DD HH:MM' (default: inundation start)")
+    p.add_argument("--mode", default="walk", choices=["walk", "drive"], help="mode for routes and deadlines")
+    p.add_argument("--margin", type=float, default=30.0, help="safety margin before the flood, minutes (30)")
+    p.add_argument("--cut-depth", type=float, default=0.3, help="water depth that cuts a road, m (0.3)")
+    p.add_argument("--horizon", type=float, default=120.0,
+                   help="roads flooded within this many minutes after departure count as cut (120)")
+    p.add_argument("--mask-personal", action="store_true", help="mask residents' names and phones (138****1234)")
+    p.set_defaults(func=cmd_plan)
+
+
+# exposure and plan run after inundation and before typhoon / map / brief
+for _name, _stage in (("exposure", _stage_exposure), ("plan", _stage_plan)):
+    _i = next((k for k, (n, _) in enumerate(RUN_STAGES) if n in ("typhoon", "map", "brief")), len(RUN_STAGES))
+    RUN_STAGES.insert(_i, (_name, _stage))
+
+
 # ----------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -279,6 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
 PARSER_HOOKS: list[Callable[[argparse._SubParsersAction], None]] = []
 PARSER_HOOKS.append(_add_typhoon_parser)
 PARSER_HOOKS.append(_add_forecast_parser)
+PARSER_HOOKS.append(_add_exposure_parsers)
 
 
 # ----------------------------------------------------------------------------- map / brief

@@ -141,11 +141,11 @@ def run_typhoon(track_path: str | Path, case, out_dir: str | Path, fmt: str = "a
         for m, lvl in enumerate(CIRCLE_THRESHOLDS_M_PER_S):
             if radii[i, m].max() <= 0:
                 continue
-            polys.append({"time": t.strftime(TIME_FMT), "circle_level": lvl,
+            polys.append({"time": t.strftime(TIME_FMT), "level": lvl,
                           "max_radius_km": float(radii[i, m].max()),
                           "geometry": Polygon(circle_polygon_lonlat(hourly["lat"].iloc[i], hourly["lon"].iloc[i], radii[i, m]))})
     circles_gdf = gpd.GeoDataFrame(polys, geometry="geometry", crs="EPSG:4326") if polys else \
-        gpd.GeoDataFrame({"time": [], "circle_level": [], "max_radius_km": []}, geometry=[], crs="EPSG:4326")
+        gpd.GeoDataFrame({"time": [], "level": [], "max_radius_km": []}, geometry=[], crs="EPSG:4326")
 
     first7 = vt[vt["circle_level"] == 7]["arrival"].min()
     summary = {
