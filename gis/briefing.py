@@ -183,15 +183,24 @@ def _finish(fig, ax, case, results, kind: str, title: str, handles, report: Brie
     draw_north_arrow(ax)
     crs = CRS.from_user_input(case.crs)
     crs_text = f"坐标系：{crs.name}" + (f"（EPSG:{crs.to_epsg()}）" if crs.to_epsg() else "")
-    fig.text(0.01, 0.012, crs_text, fontsize=7, ha="left")
+    ax.set_xlabel("X 东坐标 (m)", fontsize=7)
+    ax.set_ylabel("Y 北坐标 (m)", fontsize=7)
+    fig.text(0.01, 0.036, crs_text, fontsize=7, ha="left")
     note = "数据来源：" + sources + ("；注意：示例数据为合成数据" if getattr(case, "synthetic", False) else "")
+    fig.text(0.01, 0.020, note, fontsize=7, ha="left")
     if results.missing:
-        note += "；缺少产品：" + "、".join(results.missing)
-    fig.text(0.99, 0.012, note, fontsize=7, ha="right", wrap=True)
+        fig.text(0.01, 0.004, "缺少产品（未绘制）：" + "、".join(results.missing), fontsize=7, ha="left",
+                 color="#b00000")
     report.legends[kind] = [h.get_label() for h in handles]
     report.scale_bars[kind] = (length, label)
-    report.texts[kind] = [t.get_text() for t in fig.findobj(lambda a: hasattr(a, "get_text"))
-                          if t.get_text()]
+    report.texts[kind] = _drawn_strings(fig)
+
+
+def _drawn_strings(fig) -> list[str]:
+    """Every string a figure draws (titles, labels, legend, table cells)."""
+    from matplotlib.text import Text
+
+    return [t.get_text() for t in fig.findobj(Text) if t.get_text()]
 
 
 def _save(fig, out_dir: Path, stem: str, report: BriefingReport, dpi: int) -> None:
@@ -210,7 +219,7 @@ def situation_map(case, results: Results, out_dir: Path, report: BriefingReport,
 
     plt = _plt()
     fig, ax = plt.subplots(figsize=PAPER_IN[paper])
-    fig.subplots_adjust(left=0.06, right=0.98, top=0.9, bottom=0.06)
+    fig.subplots_adjust(left=0.06, right=0.98, top=0.9, bottom=0.09)
     try:
         depth = _inundation_layer(results, "max_depth_m")
         _base(ax, case, overlay=None if depth is None else (depth, _depth_rgba))
@@ -240,7 +249,7 @@ def command_map(case, results: Results, out_dir: Path, report: BriefingReport, p
 
     plt = _plt()
     fig, ax = plt.subplots(figsize=PAPER_IN[paper])
-    fig.subplots_adjust(left=0.06, right=0.98, top=0.9, bottom=0.06)
+    fig.subplots_adjust(left=0.06, right=0.98, top=0.9, bottom=0.09)
     try:
         handles = []
         depth = _inundation_layer(results, "max_depth_m")
@@ -550,8 +559,7 @@ def village_sheet(case, results: Results, row, statuses, out_dir: Path, report: 
         with atomic_path(out_dir / f"{stem}.pdf") as tmp:
             fig.savefig(tmp, format="pdf")
         report.files.append(out_dir / f"{stem}.pdf")
-        report.texts[stem] = [t.get_text() for t in fig.findobj(lambda a: hasattr(a, "get_text"))
-                              if t.get_text()]
+        report.texts[stem] = _drawn_strings(fig)
     finally:
         plt.close(fig)
 

@@ -113,7 +113,8 @@ def make_results(root: Path, case=None, *, skip: tuple[str, ...] = ()) -> Path:
                       "village": ["V1"] * 15 + ["V2"] * 25, "persons": [2 + k % 4 for k in range(40)],
                       "elderly": [k % 2 for k in range(40)], "children": [(k // 2) % 2 for k in range(40)],
                       "disabled": [int(k % 9 == 0) for k in range(40)], "priority": [k % 3 for k in range(40)],
-                      "shelter": ["H1"] * 15 + ["H2"] * 25, "head": ["x"] * 40, "phone": ["1"] * 40}
+                      "shelter": ["H1"] * 15 + ["H2"] * 25, "head": ["户主甲"] * 40,
+                      "phone": ["13700000000"] * 40}
                      ).to_csv(root / "plan" / "plan.csv", index=False)
         routes = gpd.GeoDataFrame({"village": ["V1", "V2"], "shelter": ["H1", "H2"], "length_m": [900.0, 1500.0]},
                                   geometry=[LineString([v.loc["V1"].geometry, s.loc["H1"].geometry]),
