@@ -64,3 +64,20 @@ def test_bad_track_exit_2_one_line_no_outputs(tmp_path, capsys, body, words):
     assert rc == 2
     assert len(err) == 1 and "bad_track.csv" in err[0] and words in err[0]
     assert not out.exists() or not any(out.iterdir())
+
+
+@pytest.mark.slow
+def test_run_stage_uses_the_case_track(tmp_path):
+    import shutil
+
+    if not (CASE / "villages.geojson").exists():
+        pytest.skip("sample case not generated")
+    case = tmp_path / "case"
+    shutil.copytree(CASE, case)
+    toml = case / "case.toml"
+    if "[typhoon]" not in toml.read_text(encoding="utf-8"):
+        toml.write_text(toml.read_text(encoding="utf-8") + '\n[typhoon]\ntrack = "typhoon/lekima_like_track.csv"\n',
+                        encoding="utf-8")
+    out = tmp_path / "out"
+    assert cli.main(["run", str(case), "--out", str(out), "--stages", "typhoon"]) == 0
+    assert (out / "typhoon" / "rain.nc").is_file() and (out / "typhoon" / "triggers.json").is_file()

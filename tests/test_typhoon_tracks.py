@@ -123,3 +123,19 @@ def test_unknown_format_name_and_detection():
     with pytest.raises(InputError, match="unknown track format 'xml'"):
         read_track(DATA / "cma_synthetic.txt", fmt="xml")
     assert detect_format("66666 0001 ...") == "cma"
+
+
+@given(st.lists(st.tuples(st.integers(1, 12), st.floats(-60, 60), st.floats(100, 180), st.floats(880, 1010),
+                          st.floats(0, 90)), min_size=2, max_size=12))
+def test_forecast_csv_round_trip(tmp_path_factory, rows):
+    hours = np.cumsum([r[0] for r in rows])
+    df = pd.DataFrame({"time": pd.Timestamp("2020-07-01 00:00") + pd.to_timedelta(hours, unit="h"),
+                       "lat": [round(r[1], 2) for r in rows], "lon": [round(r[2], 2) for r in rows],
+                       "pressure_hpa": [round(r[3], 1) for r in rows], "vmax_m_per_s": [round(r[4], 1) for r in rows]})
+    p = tmp_path_factory.mktemp("rt") / "track.csv"
+    p.write_text(df.to_csv(index=False, date_format="%Y-%m-%d %H:%M"), encoding="utf-8")
+    t = read_track(p)
+    pd.testing.assert_series_equal(t["time"], df["time"], check_names=False)
+    for col in ("lat", "lon", "pressure_hpa", "vmax_m_per_s"):
+        np.testing.assert_allclose(t[col], df[col])
+    assert list(t["grade"]) == list(grade_of(df["vmax_m_per_s"].to_numpy()))
