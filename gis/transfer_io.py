@@ -241,21 +241,18 @@ def plan_people(hh: gpd.GeoDataFrame, vs: gpd.GeoDataFrame | None) -> gpd.GeoDat
     people = hh[hh["exposed"]].copy()
     people["kind"] = "住户"
     if vs is not None and len(vs) and vs["exposed"].any():
-        rows = []
-        for _, s in vs[vs["exposed"]].iterrows():
-            n = int(s["visitors"])
-            for k, start in enumerate(range(0, n, VISITOR_PARTY)):
-                r = s.copy()
-                r["id"] = f"{s['id']}-{k + 1}"
-                r["persons"] = min(VISITOR_PARTY, n - start)
-                r["kind"] = f"游客({s.get('name', s['id'])})"
-                r["head"], r["phone"] = "", ""
-                r["vulnerable"] = 0
-                rows.append(r)
-        if rows:
-            v = gpd.GeoDataFrame(rows, geometry="geometry", crs=hh.crs)
-            people = pd.concat([people, v[[c for c in v.columns if c in people.columns or c == "kind"]]],
-                               ignore_index=True)
+        e = vs[vs["exposed"]].reset_index(drop=True)
+        n = e["visitors"].fillna(0).astype(np.int64).to_numpy()
+        parties = -(-n // VISITOR_PARTY)
+        v = e.loc[np.repeat(np.arange(len(e)), parties)].reset_index(drop=True)
+        k = np.arange(len(v)) - np.repeat(np.cumsum(parties) - parties, parties)
+        v["id"] = v["id"].astype(str) + "-" + (k + 1).astype(str)
+        v["persons"] = np.minimum(VISITOR_PARTY, np.repeat(n, parties) - k * VISITOR_PARTY)
+        names = v["name"].astype(str) if "name" in v else v["id"].astype(str)
+        v["kind"] = "游客(" + names + ")"
+        v["head"], v["phone"], v["vulnerable"] = "", "", 0
+        if len(v):
+            people = pd.concat([people, v[[c for c in v.columns if c in people.columns]]], ignore_index=True)
     return gpd.GeoDataFrame(people.reset_index(drop=True), geometry="geometry", crs=hh.crs)
 
 
