@@ -170,3 +170,25 @@ def test_map_in_headless_chromium_with_network_blocked(built, tmp_path):
     assert hosts == [], f"the page asked the network for {hosts[:3]}"
     assert errors == []
     assert shot.stat().st_size > 20_000
+
+
+def test_cli_results_folder_missing_is_one_line_exit_2(sample_dir, tmp_path, capsys):
+    import cli
+
+    rc = cli.main(["map", str(sample_dir), "--results", str(tmp_path / "nope"), "--out", str(tmp_path / "m.html")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "results folder not found" in err[0]
+    assert not (tmp_path / "m.html").exists()
+
+
+@pytest.mark.slow
+def test_cli_map_and_brief_with_missing_products(sample_dir, tmp_path, capsys):
+    import cli
+
+    (tmp_path / "res").mkdir()
+    rc = cli.main(["map", str(sample_dir), "--results", str(tmp_path / "res"), "--out", str(tmp_path / "m.html")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "missing forecast/forecast.nc" in err[0]
+    assert (tmp_path / "m.html").stat().st_size > 100_000  # the case layers are still mapped
+    rc = cli.main(["brief", str(sample_dir), "--results", str(tmp_path / "res"), "--out", str(tmp_path / "b")])
+    assert rc == 2 and (tmp_path / "b" / "形势图.pdf").exists()
