@@ -120,7 +120,7 @@ def _main_stream(a: float) -> Stream:
     z = 148.0 + 0.006 * s + 400.0 * frac**2
     half_channel = 20.0 - 12.0 * frac
     half_floodplain = 260.0 - 190.0 * frac
-    bank_h = 3.4 - 1.2 * frac
+    bank_h = 2.4 - 0.9 * frac
     return Stream(xy, s, z, half_channel, half_floodplain, bank_h)
 
 
@@ -142,7 +142,7 @@ def _tributary(main: Stream, s_conf: float, side: int, length: float, angle: flo
     s = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(xy, axis=0).T))])
     frac = s / s[-1]
     z = main.z_bed[i] + 0.018 * s + 320.0 * frac**2
-    return Stream(xy, s, z, 7.0 - 3.0 * frac, 90.0 - 55.0 * frac, 1.8 - 0.6 * frac, )
+    return Stream(xy, s, z, 7.0 - 3.0 * frac, 90.0 - 55.0 * frac, 1.4 - 0.5 * frac)
 
 
 def _streams() -> list[Stream]:
@@ -252,7 +252,7 @@ def terrain(resolution: float, seed: int):
         h = profile_height(d, half_c[sl], half_f[sl], bank_h[sl])
         ramp = np.clip((d - half_f[sl]) / 400.0, 0.0, 1.0)
         dem[sl] = z_bed[sl] + h + 45.0 * noise(u, v) * ramp
-        manning[sl] = np.where(d <= half_c[sl], 0.035, np.where(d <= half_f[sl], 0.05, 0.10))
+        manning[sl] = np.where(d <= half_c[sl], 0.05, np.where(d <= half_f[sl], 0.06, 0.10))
     inside = rasterize([(_boundary_polygon(), 1)], out_shape=(ny, nx), transform=transform, fill=0,
                        dtype="uint8").astype(bool)
     dem[~inside] = np.nan
@@ -326,7 +326,7 @@ def _vectors(seed: int, dem30: np.ndarray, transform30) -> dict:
         rows.append({
             "id": SECTION_IDS[name], "name": name,
             "profile": ";".join(f"{a:g},{b:g}" for a, b in prof),
-            "bed_slope": round(slope, 5), "manning_n": 0.035,
+            "bed_slope": round(slope, 5), "manning_n": 0.05,  # cobble-and-boulder mountain stream (Chow 1959)
             "bed_elev_m": round(bed, 2),
             "warning_level_m": round(bank - 0.5, 2), "danger_level_m": round(bank + 0.5, 2),
             "downstream": SECTION_IDS[down[0]] if down else "",
