@@ -117,9 +117,12 @@ def deadline_timeline(timing: pd.DataFrame, deadlines=DEFAULT_DEADLINES) -> pd.D
             t0 = getattr(r, event)
             if pd.isna(t0):
                 continue
+            note = getattr(r, "note", "") or ""
+            late = event == "arrival" and "track start" in note
             rows.append({"time": pd.Timestamp(t0) + pd.Timedelta(hours=offset_h), "id": r.id, "name": r.name,
                          "town": r.town, "circle_level": d_lvl, "event": event, "offset_h": offset_h,
-                         "action": action, "action_zh": action_zh})
-    cols = ["time", "id", "name", "town", "circle_level", "event", "offset_h", "action", "action_zh"]
+                         "action": action, "action_zh": action_zh,
+                         "note": "overdue: the circle is already there when the track starts" if late else ""})
+    cols = ["time", "id", "name", "town", "circle_level", "event", "offset_h", "action", "action_zh", "note"]
     out = pd.DataFrame(rows, columns=cols)
     return out.sort_values(["time", "town", "name"], kind="stable").reset_index(drop=True)

@@ -11,11 +11,12 @@ The model, step by step, for one track time and one point:
    cyclostrophic form written with the maximum wind: ``V(r) = Vm sqrt((Rm/r)^B exp(1 - (Rm/r)^B))``,
    which peaks at ``r = Rm`` with ``V = Vm``. The Coriolis term is left out so the track's stated
    maximum is honoured (it lowers outer winds by about ``r f / 2``, ~3 m/s at 100 km).
-4. **Gradient to 10 m**: the vortex is built at gradient level with ``Vm_g = Vm_10 / Kr`` and
-   brought to 10 m by ``Kr`` (default 0.8, the over-water surface/gradient ratio of Powell et al.
-   2003, Nature 422, 279-283, and Harper, Kepert & Ginger 2010, WMO/TD-1555). Best-track winds
-   are already 10 m values, so the factor cancels for the vortex; it matters where the maximum
-   wind is derived from pressure (:func:`vmax_from_pressure`).
+4. **Gradient to 10 m**: the vortex is built at gradient (boundary-layer top) level with
+   ``Vm_g = Vm_10 / Kr`` and brought to 10 m by ``Kr`` = 0.8, the outer-vortex ratio of surface to
+   boundary-layer wind in GPS dropsonde profiles (Franklin, Black & Valde 2003, Wea. Forecasting
+   18, 32-44; about 0.9 in the eyewall). Best-track winds are already 10 m values, so for them the
+   factor cancels in the vortex; it matters where the maximum wind is derived from a gradient-level
+   pressure balance (:func:`vmax_from_pressure`).
 5. **Inflow angle** (Phadke et al. 2003, Ocean Eng. 30, 553-578): 10 deg inside Rm, rising
    linearly to 25 deg at 1.2 Rm, 25 deg beyond.
 6. **Translation asymmetry** (Lin & Chavas 2012, J. Geophys. Res. 117, D09120): a uniform

@@ -26,7 +26,7 @@ QUADRANTS = ("NE", "SE", "SW", "NW")
 class WindParams:
     """Tunable constants of the wind model (defaults as cited in ``core_wind``)."""
 
-    kr: float = 0.8  # surface / gradient wind ratio (Powell et al. 2003)
+    kr: float = 0.8  # 10 m / gradient-level wind ratio (Franklin et al. 2003)
     background_ratio: float = 0.55  # Lin & Chavas (2012)
     background_turn_deg: float = 20.0  # Lin & Chavas (2012), cyclonic
     ambient_pressure_hpa: float = 1010.0
