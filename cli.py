@@ -192,13 +192,27 @@ def _stage_forecast(case_dir: Path, out: Path, ctx: dict) -> None:
 
         ctx["case"] = load_case(case_dir)
     case = ctx["case"]
-    if not case.events:
-        _say("  no rainfall events in case.toml; skipped")
-        return
-    # the demo forecasts the case's heaviest event (largest total over any gauge)
-    event = max(case.events, key=lambda k: float(case.events[k].sum().max()))
-    _say(f"  rain: event {event}")
-    run_forecast(case, out / "forecast", rain=event, say=_say)
+    args = ctx.get("args")
+    rain, storm = getattr(args, "rain", None), getattr(args, "design_storm", None)
+    if not rain and not storm:
+        # the case's default scenario (case.toml [run] scenario), else its heaviest event
+        scenario = str(case.config.get("run", {}).get("scenario", ""))
+        if scenario.startswith("design:"):
+            storm = scenario.removeprefix("design:")
+        elif scenario == "typhoon" and ctx.get("typhoon_rain"):
+            rain = str(ctx["typhoon_rain"])
+        elif scenario:
+            rain = scenario
+        elif case.events:
+            rain = max(case.events, key=lambda k: float(case.events[k].sum().max()))
+        else:
+            _say("  no rainfall given and none in the case; skipped")
+            return
+    _say(f"  rain: {'design storm ' + storm if storm else rain}")
+    if storm:
+        run_forecast(case, out / "forecast", design_storm=storm, say=_say)
+    else:
+        run_forecast(case, out / "forecast", rain=rain, say=_say)
     ctx["forecast"] = out / "forecast" / "forecast.nc"
 
 
@@ -374,6 +388,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("run", help="run every stage on a case: python cli.py run CASE --out DIR")
     s.add_argument("case", help="case folder (holding case.toml)")
     s.add_argument("--out", required=True, help="output folder; each stage writes a subfolder")
+    s.add_argument("--rain", help="rainfall to forecast: hourly gauge CSV, gridded NetCDF, or an event name of "
+                   "the case (default: case.toml [run] scenario, else the heaviest event)")
+    s.add_argument("--design-storm", help="forecast a design storm of the case instead, e.g. 50y")
     s.add_argument("--stages", default="", help="comma-separated stages to run (default: all): "
                    + ",".join(n for n, _ in RUN_STAGES))
     s.set_defaults(func=cmd_run)

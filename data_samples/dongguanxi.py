@@ -671,6 +671,11 @@ design_storms = "design_storms.csv"
 
 [rainfall]
 events = [{events}]
+
+[run]
+# what `python cli.py run` forecasts when no --rain/--design-storm is given:
+# an event name from [rainfall], "design:<name>" from design_storms.csv, or "typhoon"
+scenario = "design:50y"
 """
 
 
