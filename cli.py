@@ -26,6 +26,15 @@ from gis.errors import FloodkitError
 # --------------------------------------------------------------------------------------------
 RunStage = Callable[[Path, Path, dict], None]
 RUN_STAGES: list[tuple[str, RunStage]] = []
+# The one direction data flow. The typhoon stage comes first because it is a rain source: with
+# case.toml [run] scenario = "typhoon" the forecast runs on the typhoon's rain.
+STAGE_ORDER = ["case", "typhoon", "forecast", "inundation", "exposure", "plan", "map", "brief"]
+
+
+def ordered_stages() -> list[tuple[str, RunStage]]:
+    """RUN_STAGES in data-flow order, whatever order the modules registered them in."""
+    rank = {n: k for k, n in enumerate(STAGE_ORDER)}
+    return sorted(RUN_STAGES, key=lambda st: rank.get(st[0], len(rank)))
 
 
 def _say(msg: str) -> None:
@@ -86,7 +95,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     ctx: dict = {"args": args}
     only = set(args.stages.split(",")) if args.stages else None
-    for name, stage in RUN_STAGES:
+    for name, stage in ordered_stages():
         if only and name not in only and name != "case":
             continue
         t0 = time.perf_counter()
@@ -392,7 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "the case (default: case.toml [run] scenario, else the heaviest event)")
     s.add_argument("--design-storm", help="forecast a design storm of the case instead, e.g. 50y")
     s.add_argument("--stages", default="", help="comma-separated stages to run (default: all): "
-                   + ",".join(n for n, _ in RUN_STAGES))
+                   + ",".join(STAGE_ORDER[1:]))
     s.set_defaults(func=cmd_run)
 
     c = sub.add_parser("case", help="check or describe a case folder")

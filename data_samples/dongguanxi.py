@@ -672,6 +672,10 @@ design_storms = "design_storms.csv"
 [rainfall]
 events = [{events}]
 
+[typhoon]
+# SYNTHETIC track built to Lekima's published landfall (温岭, 2019-08-10 01:45, ~52 m/s, ~930 hPa)
+track = "typhoon/lekima_like_track.csv"
+
 [run]
 # what `python cli.py run` forecasts when no --rain/--design-storm is given:
 # an event name from [rainfall], "design:<name>" from design_storms.csv, or "typhoon"
@@ -725,6 +729,9 @@ def generate(out: str | Path, resolution_m: float = 30.0, seed: int = 20190810) 
                                    encoding="utf-8")
     meta = {"generator": "data_samples/dongguanxi.py", "seed": seed, "resolution_m": resolution_m,
             "synthetic": True}
+    from hydro.typhoon.sample import write_sample_track
+
+    write_sample_track(out / "typhoon" / "lekima_like_track.csv")
     readme = Path(__file__).with_name("dongguanxi") / "README.md"  # says plainly that the data are synthetic
     if readme.exists() and readme.resolve() != (out / "README.md").resolve():
         (out / "README.md").write_text(readme.read_text(encoding="utf-8"), encoding="utf-8")
