@@ -344,8 +344,8 @@ def _sections(ax, case, results, handles):
 
 def _village_counts(results: Results) -> dict[str, float]:
     ex = results.villages
-    vcol = pick(ex, "village", "village_id", "id")
-    pcol = pick(ex, "affected_persons", "persons_affected", "affected_people", "persons", "people")
+    vcol = pick(ex, "village", "village_id", "id", "村编号")
+    pcol = pick(ex, "affected_persons", "persons_affected", "affected_people", "persons", "people", "受影响人数")
     if ex is None or vcol is None or pcol is None:
         return {}
     return {str(k): float(v) for k, v in zip(ex[vcol], ex[pcol])}
@@ -390,7 +390,25 @@ def _thresholds(results: Results, vid: str, vname: str) -> pd.DataFrame:
     vcol = pick(th, "village", "village_id", "id")
     if th is None or vcol is None:
         return pd.DataFrame()
-    return th[th[vcol].astype(str).isin([vid, vname])].drop(columns=[vcol])
+    rows = th[th[vcol].astype(str).isin([vid, vname])].drop(columns=[vcol])
+    rows = rows.drop(columns=[c for c in ("name", "control_section") if c in rows.columns])
+    need = {"duration_h", "stage", "critical_rain_mm"}
+    if need <= set(rows.columns) and len(rows):
+        # the forecast's long table (duration x soil state x stage) -> one row per warning stage
+        state = (results.forecast.attrs.get("antecedent_state", "normal") if results.forecast is not None
+                 else "normal")
+        if "condition" in rows.columns:
+            pick_state = state if (rows["condition"] == state).any() else rows["condition"].iloc[0]
+            rows = rows[rows["condition"] == pick_state]
+        wide = rows.pivot_table(index="stage", columns="duration_h", values="critical_rain_mm", aggfunc="first")
+        wide.columns = [f"{float(c):g}h 临界雨量(mm)" for c in wide.columns]
+        if "level_m" in rows.columns:
+            wide.insert(0, "水位(m)", rows.groupby("stage")["level_m"].first().round(2))
+        wide = wide.reindex([x for x in ("准备转移", "立即转移") if x in wide.index] +
+                            [x for x in wide.index if x not in ("准备转移", "立即转移")])
+        wide.insert(0, "预警", wide.index)
+        return wide.reset_index(drop=True)
+    return rows
 
 
 def _sheet_facts(case, results, row, statuses) -> dict:

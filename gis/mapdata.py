@@ -22,7 +22,7 @@ import pandas as pd
 from gis.errors import CRSError, InputError
 
 # Columns that name or reach a resident; never carried into a map or a briefing.
-PERSONAL_COLUMNS = {"head", "phone", "name_of_head", "householder", "户主", "电话", "mobile", "id_card"}
+PERSONAL_COLUMNS = {"head", "phone", "name_of_head", "householder", "户主", "电话", "联系电话", "mobile", "id_card"}
 
 # 红橙黄蓝: the four-colour risk scheme (BRIEF: 001 line 40; 002 line 337), lowest first.
 HAZARD_LABELS = ("蓝 低", "黄 中", "橙 高", "红 极高")
@@ -152,6 +152,8 @@ def load_results(results_dir: str | Path) -> Results:
         layers = {row[0] for row in pyogrio.list_layers(root / PRODUCTS["plan_gpkg"])}
         if "routes" in layers:
             res.routes = read(PRODUCTS["plan_gpkg"], lambda p: read_gpkg(p, "routes"))
+        if "households" in layers:  # the plan's parties with English columns (plan.csv is in Chinese)
+            res.plan = read(PRODUCTS["plan_gpkg"], lambda p: pd.DataFrame(read_gpkg(p, "households")))
         if "shelters" in layers:
             res.shelters = read(PRODUCTS["plan_gpkg"], lambda p: read_gpkg(p, "shelters"))
     res.typhoon_track = read(OPTIONAL_PRODUCTS["typhoon_track"], read_gpkg)

@@ -422,9 +422,9 @@ def build_webmap(case, results: Results, out_path: str | Path, *, online_tiles: 
     if villages is not None and len(villages):
         vll = villages.to_crs(4326)
         ex = results.villages
-        vcol = pick(ex, "village", "village_id", "id")
-        pcol = pick(ex, "affected_persons", "persons_affected", "affected_people", "persons", "people")
-        hcol = pick(ex, "affected_households", "households_affected", "households")
+        vcol = pick(ex, "village", "village_id", "id", "村编号")
+        pcol = pick(ex, "affected_persons", "persons_affected", "affected_people", "persons", "people", "受影响人数")
+        hcol = pick(ex, "affected_households", "households_affected", "households", "受影响户数")
         counts = {}
         if ex is not None and vcol is not None:
             for _, r in ex.iterrows():
