@@ -312,3 +312,19 @@ def test_full_scale_grid_has_over_5M_valid_cells():
                      dtype="uint8")
     assert mask.sum() >= 5_000_000
     assert abs(mask.sum() * 25 / 1e6 - 173.0) < 0.5
+
+
+def test_cli_unexpected_error_exit_1_with_debug_hint(monkeypatch, capsys):
+    import cli
+    import gis.case
+
+    def boom(*_a, **_k):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(gis.case, "load_case", boom)
+    assert cli.main(["case", "info", "data_samples/dongguanxi"]) == 1
+    err = capsys.readouterr().err
+    assert err.strip() == ("floodkit: unexpected error: RuntimeError: disk on fire "
+                           "(rerun with --debug for the traceback)")
+    with pytest.raises(RuntimeError):
+        cli.main(["--debug", "case", "info", "data_samples/dongguanxi"])
