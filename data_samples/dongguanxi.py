@@ -239,6 +239,16 @@ def terrain(resolution: float, seed: int):
     dist, (ir, ic) = distance_transform_edt(~is_stream, sampling=resolution, return_indices=True)
     z_bed, half_c, half_f, bank_h = (fields[k][ir, ic] for k in range(4))
     del ir, ic, fields
+    # The nearest stream cell's bed steps by (slope x cell) between neighbours, and the distance to a
+    # rasterised (staircase) stream ripples by up to a cell: both would draw terraces on hillslopes.
+    # Away from the valley floor blend in smoothed fields (the channel and floor keep the exact ones).
+    from scipy.ndimage import gaussian_filter
+
+    blend = np.clip((dist - half_f) / 200.0, 0.0, 1.0)
+    sigma = 120.0 / resolution
+    z_bed = (1 - blend) * z_bed + blend * gaussian_filter(z_bed, sigma=sigma, mode="nearest")
+    dist = (1 - blend) * dist + blend * np.maximum(gaussian_filter(dist, sigma=sigma, mode="nearest"), half_f)
+    del blend
     noise = _noise_field(seed)
     cols = xmin + (np.arange(nx) + 0.5) * resolution
     rows = ymax - (np.arange(ny) + 0.5) * resolution
