@@ -430,6 +430,9 @@ def _add_exposure_parsers(sub: argparse._SubParsersAction) -> None:
                    help="roads flooded within this many minutes after departure count as cut (120)")
     p.add_argument("--mask-personal", action="store_true", help="mask residents' names and phones (138****1234)")
     p.set_defaults(func=cmd_plan)
+    if "run" in sub.choices:  # the run stages read it from args
+        sub.choices["run"].add_argument("--mask-personal", action="store_true",
+                                        help="mask residents' names and phones in the exposure and plan lists")
 
 
 # exposure and plan run after inundation and before typhoon / map / brief
