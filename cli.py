@@ -328,7 +328,7 @@ def cmd_exposure(args: argparse.Namespace) -> int:
     case = load_case(args.case)
     t0 = time.perf_counter()
     s = exposure_products(case, _inundation_file(args.inundation), args.forecast, Path(args.out),
-                          mask=args.mask_personal)
+                          mask=args.mask_personal, population=args.population)
     _say(f"  {s['persons_exposed']} persons in {s['households_exposed']} households exposed "
          f"({s['vulnerable_exposed']} vulnerable, {s['visitors_exposed']} visitors) in {s['villages_affected']} "
          f"villages; by colour {s['by_class_persons']}")
@@ -344,7 +344,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     plan = plan_products(case, _inundation_file(args.inundation), Path(args.out), roads=args.roads,
                          mask=args.mask_personal, depart=args.depart, mode=args.mode, margin_min=args.margin,
-                         cut_depth_m=args.cut_depth, horizon_min=args.horizon)
+                         cut_depth_m=args.cut_depth, horizon_min=args.horizon, population=args.population)
     for w in plan.warnings:
         _say(f"warning: {w}")
     s = plan.summary
@@ -410,6 +410,8 @@ def _add_exposure_parsers(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--forecast", default=None, help="forecast.nc (or its folder) for the quick exposure")
     e.add_argument("--out", required=True, help="output folder")
     e.add_argument("--mask-personal", action="store_true", help="mask residents' names and phones (138****1234)")
+    e.add_argument("--population", default=None, help="population raster (GeoTIFF, persons per cell, case CRS) "
+                   "used instead of the household register")
     e.set_defaults(func=cmd_exposure)
     p = sub.add_parser("plan", help="transfer plan: every exposed person to a shelter over the open roads",
                        description="Assigns every exposed person (households and visitors) to a shelter with "
@@ -429,6 +431,8 @@ def _add_exposure_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--horizon", type=float, default=120.0,
                    help="roads flooded within this many minutes after departure count as cut (120)")
     p.add_argument("--mask-personal", action="store_true", help="mask residents' names and phones (138****1234)")
+    p.add_argument("--population", default=None, help="population raster (GeoTIFF, persons per cell, case CRS) "
+                   "used instead of the household register")
     p.set_defaults(func=cmd_plan)
     if "run" in sub.choices:  # the run stages read it from args
         sub.choices["run"].add_argument("--mask-personal", action="store_true",

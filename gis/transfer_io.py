@@ -26,6 +26,7 @@ from gis.exposure import (
     MIN_DEPTH_M,
     aggregate_exposure,
     household_exposure,
+    population_to_households,
     quick_exposure,
     visitor_exposure,
 )
@@ -180,9 +181,38 @@ def quick_products(case, forecast: Path, out_dir: Path) -> pd.DataFrame:
     return q
 
 
-def exposure_tables(case, ds: xr.Dataset, source: str = "inundation.nc"):
-    """Per-household and per-visitor-site exposure, with village and town totals."""
-    hh = household_exposure(case.households, ds, case.villages, source)
+def read_population(path: str | Path, crs: CRS | None = None) -> xr.DataArray:
+    """A population raster (GeoTIFF, persons per cell) in the case CRS; nodata becomes 0."""
+    import rioxarray
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, "file not found", "give a GeoTIFF of persons per cell")
+    try:
+        da = rioxarray.open_rasterio(path, masked=True).squeeze("band", drop=True)
+    except Exception as exc:  # noqa: BLE001
+        raise InputError(path, f"cannot read ({exc})", "give a GeoTIFF of persons per cell") from None
+    if crs is not None and (da.rio.crs is None or not CRS.from_user_input(da.rio.crs).equals(crs, ignore_axis_order=True)):
+        raise CRSError(path, f"the population raster is in {da.rio.crs}, not the case CRS {crs.to_string()}",
+                       f"reproject it to {crs.to_string()} (e.g. gdalwarp -t_srs {crs.to_string()})")
+    return da.fillna(0.0)
+
+
+def _households(case, population: str | Path | None):
+    if population is not None:
+        return population_to_households(read_population(population, case.crs), case.villages)
+    if case.households is None or len(case.households) == 0:
+        raise InputError("case.toml", "the case has no households layer",
+                         "add `households` under [layers] or give --population raster.tif")
+    return case.households
+
+
+def exposure_tables(case, ds: xr.Dataset, source: str = "inundation.nc", population: str | Path | None = None):
+    """Per-household and per-visitor-site exposure, with village and town totals.
+
+    With ``population`` (a GeoTIFF of persons per cell) the raster replaces the household register.
+    """
+    hh = household_exposure(_households(case, population), ds, case.villages, source)
     hh["duration_h"] = np.round(hh["duration_s"] / 3600.0, 2)
     hh["kind"] = "住户"
     vs = visitor_exposure(case.visitor_sites, ds, case.villages, source) if case.visitor_sites is not None else None
@@ -191,7 +221,7 @@ def exposure_tables(case, ds: xr.Dataset, source: str = "inundation.nc"):
 
 
 def exposure_products(case, inundation: Path | None, forecast: Path | None, out_dir: Path,
-                      mask: bool = False) -> dict:
+                      mask: bool = False, population: str | Path | None = None) -> dict:
     """Write the exposure products into ``out_dir``; return a summary.
 
     With no inundation file only the quick exposure from the forecast is written (and said so).
@@ -209,7 +239,7 @@ def exposure_products(case, inundation: Path | None, forecast: Path | None, out_
         write_text(out_dir / "summary.json", json.dumps(summary, ensure_ascii=False, indent=2, default=str))
         return summary
     ds = open_inundation(inundation, case.crs)
-    hh, vs, villages, towns = exposure_tables(case, ds, inundation.name)
+    hh, vs, villages, towns = exposure_tables(case, ds, inundation.name, population)
     shown = mask_personal(hh) if mask else hh
     exposed = shown[shown["exposed"]].sort_values(["village", "arrival_time"])
     write_gpkg({"households": shown}, out_dir / "households.gpkg")
@@ -258,11 +288,12 @@ def plan_people(hh: gpd.GeoDataFrame, vs: gpd.GeoDataFrame | None) -> gpd.GeoDat
 
 def plan_products(case, inundation: Path, out_dir: Path, *, roads: Path | None = None, mask: bool = False,
                   depart: str | None = None, mode: str = "walk", margin_min: float = 30.0,
-                  cut_depth_m: float = CUT_DEPTH_M, horizon_min: float = 120.0) -> TransferPlan:
+                  cut_depth_m: float = CUT_DEPTH_M, horizon_min: float = 120.0,
+                  population: str | Path | None = None) -> TransferPlan:
     """Build the transfer plan for everyone exposed in ``inundation`` and write its products."""
     out_dir = Path(out_dir)
     ds = open_inundation(inundation, case.crs)
-    hh, vs, _, _ = exposure_tables(case, ds, inundation.name)
+    hh, vs, _, _ = exposure_tables(case, ds, inundation.name, population)
     people = plan_people(hh, vs)
     road_lines = load_roads(roads, case.crs) if roads is not None else case.roads
     graph = build_graph(road_lines)

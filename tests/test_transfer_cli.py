@@ -120,3 +120,21 @@ def test_bad_inputs_exit_2_with_one_line(small_case, tmp_path, capsys):
     rc = cli.main(["exposure", str(small_case), "--inundation", str(tmp_path / "none"), "--out", str(tmp_path / "o")])
     assert rc == 2 and len(capsys.readouterr().err.strip().splitlines()) == 1
     assert not (tmp_path / "o").exists()
+
+
+def test_population_raster_mode(small_case, tmp_path):
+    import rioxarray  # noqa: F401
+
+    dem = xr.open_dataarray(small_case / "dem.tif").squeeze("band", drop=True)
+    pop = xr.zeros_like(dem, dtype="f4").rio.write_nodata(None)
+    pop.values[::20, ::20] = 3.0  # 3 persons in one cell of 400
+    pop = pop.where(np.isfinite(dem.values) & (dem.values > -1000), 0.0)
+    pop.rio.to_raster(tmp_path / "pop.tif")
+    inund = small_case.parent / "inundation"
+    assert cli.main(["exposure", str(small_case), "--inundation", str(inund), "--out", str(tmp_path / "e"),
+                     "--population", str(tmp_path / "pop.tif")]) == 0
+    s = json.loads((tmp_path / "e" / "summary.json").read_text())
+    assert s["persons_exposed"] > 0 and s["persons_exposed"] % 3 == 0
+    pop.rio.write_crs("EPSG:32650").rio.to_raster(tmp_path / "utm.tif")
+    assert cli.main(["plan", str(small_case), "--inundation", str(inund), "--out", str(tmp_path / "p"),
+                     "--population", str(tmp_path / "utm.tif")]) == 2
