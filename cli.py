@@ -332,6 +332,9 @@ def cmd_exposure(args: argparse.Namespace) -> int:
     _say(f"  {s['persons_exposed']} persons in {s['households_exposed']} households exposed "
          f"({s['vulnerable_exposed']} vulnerable, {s['visitors_exposed']} visitors) in {s['villages_affected']} "
          f"villages; by colour {s['by_class_persons']}")
+    if s["households_outside_2d_domain"]:
+        _say(f"  note: {s['households_outside_2d_domain']} households lie outside the simulated 2-D domain "
+             "and are taken as dry")
     _say(f"wrote exposure products to {args.out} in {time.perf_counter() - t0:.1f} s")
     return 0
 

@@ -135,19 +135,24 @@ def sample_inundation(ds: xr.Dataset, xs: np.ndarray, ys: np.ndarray, ids: np.nd
                       land_use: str = "defra2008", min_depth_m: float = MIN_DEPTH_M) -> pd.DataFrame:
     """Sample max depth, max speed, arrival time and duration at points; add HR and its colour.
 
-    Raises :class:`InputError` when a point lies outside the grid or on a cell outside the
-    simulated domain (NaN max depth): the inundation grid must cover every household.
+    Raises :class:`InputError` when a point lies outside the grid: the inundation grid must cover
+    every household. Points on cells outside the simulated domain (NaN max depth) are dry, with
+    ``in_domain`` False.
     """
     check_inundation(ds, source)
     gi = grid_index(ds["x"].values, ds["y"].values, xs, ys)
     depth = ds["max_depth_m"].transpose("y", "x").values
-    d = np.where(gi.inside, depth[gi.iy, gi.ix], np.nan)
-    bad = ~np.isfinite(d)
+    bad = ~gi.inside
     if bad.any():
         first = ids[np.flatnonzero(bad)[0]] if ids is not None else int(np.flatnonzero(bad)[0])
         raise InputError(source, f"the inundation grid does not cover {int(bad.sum())} {what} (first: {first})",
-                         "run the inundation over a domain that contains every household, "
+                         "run the inundation over a grid that contains every household, "
                          "or remove the households outside it")
+    d = depth[gi.iy, gi.ix]
+    # inside the grid but outside the simulated domain (NaN, e.g. hillsides above a valley-floor
+    # model): not reached by the modelled water, so dry; flagged so the summary can say how many
+    in_domain = np.isfinite(d)
+    d = np.where(in_domain, d, 0.0)
     v = ds["max_speed_m_per_s"].transpose("y", "x").values[gi.iy, gi.ix].astype(float)
     v = np.nan_to_num(v, nan=0.0)
     arr = ds["arrival_time_s"].transpose("y", "x").values[gi.iy, gi.ix].astype(float)
@@ -162,7 +167,7 @@ def sample_inundation(ds: xr.Dataset, xs: np.ndarray, ys: np.ndarray, ids: np.nd
     return pd.DataFrame({
         "max_depth_m": np.round(d, 3), "max_speed_m_per_s": np.round(v, 3),
         "arrival_time_s": arr, "arrival_time": arrival, "duration_s": np.where(exposed, dur, 0.0),
-        "hazard_rating": np.round(hr, 3), "hazard_class": cls, "exposed": exposed,
+        "hazard_rating": np.round(hr, 3), "hazard_class": cls, "exposed": exposed, "in_domain": in_domain,
     })
 
 

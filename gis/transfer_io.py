@@ -257,6 +257,7 @@ def exposure_products(case, inundation: Path | None, forecast: Path | None, out_
         "vulnerable_exposed": int(hh.loc[hh["exposed"], "vulnerable"].sum()),
         "visitors_exposed": int(vs.loc[vs["exposed"], "visitors"].sum()) if vs is not None and len(vs) else 0,
         "villages_affected": int((villages["persons"] > 0).sum()),
+        "households_outside_2d_domain": int((~hh["in_domain"]).sum()),
         "by_class_persons": {c: int(hh.loc[hh["hazard_class"] == c, "persons"].sum()) for c in HAZARD_MEANING},
         "hazard_scheme": "Defra/EA FD2320/FD2321 HR = d(v+0.5)+DF; 蓝<0.75≤黄<1.25≤橙<2.0≤红",
         "min_depth_m": MIN_DEPTH_M,

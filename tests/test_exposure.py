@@ -111,10 +111,15 @@ def test_grid_not_covering_households_is_an_input_error():
     ds = grid_ds()
     with pytest.raises(InputError, match="does not cover 1 households"):
         sample_inundation(ds, np.array([400_000.0]), np.array([3_300_000.0]), np.array(["H9"]))
+    with pytest.raises(InputError, match="first: H2"):
+        sample_inundation(ds, np.array([500_000.0, 500_000.0 + 30 * 20]), np.array([3_300_000.0] * 2),
+                          np.array(["H1", "H2"]))  # H2 half a cell beyond the last column
+    # inside the grid but outside the simulated domain (NaN): dry, and flagged
     ds2 = ds.copy()
-    ds2["max_depth_m"] = ds2["max_depth_m"].where(ds2.x > ds2.x[3])  # NaN: outside the domain
-    with pytest.raises(InputError, match="first: H1"):
-        sample_inundation(ds2, np.array([ds.x.values[1]]), np.array([ds.y.values[1]]), np.array(["H1"]))
+    ds2["max_depth_m"] = ds2["max_depth_m"].where(ds2.x > ds2.x[3])
+    s = sample_inundation(ds2, np.array([ds.x.values[1], ds.x.values[5]]), np.array([ds.y.values[1]] * 2))
+    assert s["in_domain"].tolist() == [False, True]
+    assert s["exposed"].tolist() == [False, True]
 
 
 def test_missing_product_is_an_input_error():
