@@ -431,8 +431,9 @@ def _add_exposure_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mode", default="walk", choices=["walk", "drive"], help="mode for routes and deadlines")
     p.add_argument("--margin", type=float, default=30.0, help="safety margin before the flood, minutes (30)")
     p.add_argument("--cut-depth", type=float, default=0.3, help="water depth that cuts a road, m (0.3)")
-    p.add_argument("--horizon", type=float, default=120.0,
-                   help="roads flooded within this many minutes after departure count as cut (120)")
+    p.add_argument("--horizon", type=float, default=30.0,
+                   help="roads flooded within this many minutes after departure count as cut (30); later "
+                   "flooding on a route still brings its deadline forward")
     p.add_argument("--mask-personal", action="store_true", help="mask residents' names and phones (138****1234)")
     p.add_argument("--population", default=None, help="population raster (GeoTIFF, persons per cell, case CRS) "
                    "used instead of the household register")

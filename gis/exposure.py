@@ -130,9 +130,18 @@ def check_inundation(ds: xr.Dataset, source: str = "inundation.nc") -> None:
     _start_time(ds)
 
 
+def affected_depth_m(ds: xr.Dataset, min_depth_m: float | None = None) -> float:
+    """Depth from which a household counts as affected: ``min_depth_m`` if given, else the larger of
+    5 cm and the product's own ``flood_threshold_m`` (below it the solver records no arrival or
+    duration, so a household there would have none)."""
+    if min_depth_m is not None:
+        return float(min_depth_m)
+    return max(MIN_DEPTH_M, float(ds.attrs.get("flood_threshold_m", 0.0) or 0.0))
+
+
 def sample_inundation(ds: xr.Dataset, xs: np.ndarray, ys: np.ndarray, ids: np.ndarray | None = None,
                       source: str = "inundation.nc", what: str = "households",
-                      land_use: str = "defra2008", min_depth_m: float = MIN_DEPTH_M) -> pd.DataFrame:
+                      land_use: str = "defra2008", min_depth_m: float | None = None) -> pd.DataFrame:
     """Sample max depth, max speed, arrival time and duration at points; add HR and its colour.
 
     Raises :class:`InputError` when a point lies outside the grid: the inundation grid must cover
@@ -159,7 +168,7 @@ def sample_inundation(ds: xr.Dataset, xs: np.ndarray, ys: np.ndarray, ids: np.nd
     dur = np.nan_to_num(ds["duration_s"].transpose("y", "x").values[gi.iy, gi.ix].astype(float), nan=0.0)
     d = d.astype(float)
     hr = hazard_rating(d, v, land_use)
-    cls = hazard_class(hr, d, min_depth_m)
+    cls = hazard_class(hr, d, affected_depth_m(ds, min_depth_m))
     exposed = cls != ""
     t0 = _start_time(ds)
     arr = np.where(exposed, arr, np.nan)
@@ -180,7 +189,7 @@ def _vulnerable(h: pd.DataFrame) -> np.ndarray:
 
 def household_exposure(households: gpd.GeoDataFrame, ds: xr.Dataset, villages: gpd.GeoDataFrame | None = None,
                        source: str = "inundation.nc", land_use: str = "defra2008",
-                       min_depth_m: float = MIN_DEPTH_M) -> gpd.GeoDataFrame:
+                       min_depth_m: float | None = None) -> gpd.GeoDataFrame:
     """Per-household exposure: the household columns plus the sampled inundation and hazard class.
 
     Parameters
@@ -239,7 +248,7 @@ def _join_villages(out: pd.DataFrame, villages: gpd.GeoDataFrame) -> pd.DataFram
 
 def visitor_exposure(visitor_sites: gpd.GeoDataFrame, ds: xr.Dataset, villages: gpd.GeoDataFrame | None = None,
                      source: str = "inundation.nc", land_use: str = "defra2008",
-                     min_depth_m: float = MIN_DEPTH_M) -> gpd.GeoDataFrame:
+                     min_depth_m: float | None = None) -> gpd.GeoDataFrame:
     """Exposure of farm-stays (农家乐) and scenic spots: their peak ``visitors`` at the site."""
     if visitor_sites is None or len(visitor_sites) == 0:
         return gpd.GeoDataFrame(columns=["id", "village", "visitors", "exposed", "geometry"], geometry="geometry")

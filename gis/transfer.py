@@ -60,7 +60,7 @@ class TransferOptions:
     depart_s: float = 0.0  # when the transfer starts (the plan's issue time)
     mode: str = "walk"  # "walk" or "drive": the mode that sets routes, costs and deadlines
     margin_s: float = 1800.0  # safety margin before the flood
-    horizon_s: float = 7200.0  # roads flooded before depart + horizon are treated as cut
+    horizon_s: float = 1800.0  # roads flooded before depart + horizon are treated as cut (routes keep off them)
     walk_speed_m_per_s: float = WALK_SPEED_M_PER_S
     max_snap_m: float = 500.0  # a shelter farther than this from any road has no road access
     max_travel_s: float = 6 * 3600.0  # Dijkstra search limit

@@ -23,7 +23,7 @@ from gis.atomic import atomic_path, write_text
 from gis.errors import CRSError, InputError
 from gis.exposure import (
     HAZARD_MEANING,
-    MIN_DEPTH_M,
+    affected_depth_m,
     aggregate_exposure,
     household_exposure,
     population_to_households,
@@ -260,7 +260,7 @@ def exposure_products(case, inundation: Path | None, forecast: Path | None, out_
         "households_outside_2d_domain": int((~hh["in_domain"]).sum()),
         "by_class_persons": {c: int(hh.loc[hh["hazard_class"] == c, "persons"].sum()) for c in HAZARD_MEANING},
         "hazard_scheme": "Defra/EA FD2320/FD2321 HR = d(v+0.5)+DF; 蓝<0.75≤黄<1.25≤橙<2.0≤红",
-        "min_depth_m": MIN_DEPTH_M,
+        "min_depth_m": affected_depth_m(ds),
     })
     write_text(out_dir / "summary.json", json.dumps(summary, ensure_ascii=False, indent=2, default=str))
     return summary
@@ -289,7 +289,7 @@ def plan_people(hh: gpd.GeoDataFrame, vs: gpd.GeoDataFrame | None) -> gpd.GeoDat
 
 def plan_products(case, inundation: Path, out_dir: Path, *, roads: Path | None = None, mask: bool = False,
                   depart: str | None = None, mode: str = "walk", margin_min: float = 30.0,
-                  cut_depth_m: float = CUT_DEPTH_M, horizon_min: float = 120.0,
+                  cut_depth_m: float = CUT_DEPTH_M, horizon_min: float = 30.0,
                   population: str | Path | None = None) -> TransferPlan:
     """Build the transfer plan for everyone exposed in ``inundation`` and write its products."""
     out_dir = Path(out_dir)
@@ -307,7 +307,7 @@ def plan_products(case, inundation: Path, out_dir: Path, *, roads: Path | None =
         except ValueError:
             raise InputError("--depart", f"'{depart}' is not a time", "write it as 'YYYY-MM-DD HH:MM'") from None
     sx, sy = case.shelters.geometry.x.to_numpy(), case.shelters.geometry.y.to_numpy()
-    shelter_flooded = np.isfinite(first_exceedance_s(ds, sx, sy, MIN_DEPTH_M))
+    shelter_flooded = np.isfinite(first_exceedance_s(ds, sx, sy, affected_depth_m(ds)))
     opt = TransferOptions(depart_s=depart_s, mode=mode, margin_s=margin_min * 60.0, horizon_s=horizon_min * 60.0,
                           start_time=start)
     plan = plan_transfer(people, case.shelters, graph, opt, shelter_flooded)

@@ -197,3 +197,13 @@ def test_quick_exposure_flags_villages_and_times():
     assert q.index[0] == "V1"  # affected first
     with pytest.raises(InputError, match="stage"):
         quick_exposure(fc.drop_vars("stage"), villages_gdf())
+
+
+def test_affected_depth_follows_the_products_flood_threshold():
+    ds = grid_ds()  # column 1 holds 0.1 m, column 2 0.2 m
+    xs = np.array([ds.x.values[1], ds.x.values[2]])
+    ys = np.array([ds.y.values[0]] * 2)
+    assert sample_inundation(ds, xs, ys)["exposed"].tolist() == [True, True]
+    ds.attrs["flood_threshold_m"] = 0.15  # the solver records arrival only from 0.15 m
+    assert sample_inundation(ds, xs, ys)["exposed"].tolist() == [False, True]
+    assert sample_inundation(ds, xs, ys, min_depth_m=0.05)["exposed"].tolist() == [True, True]
