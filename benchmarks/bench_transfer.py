@@ -4,6 +4,7 @@
     python benchmarks/bench_transfer.py            # both
     python benchmarks/bench_transfer.py sample     # the sample case only
     python benchmarks/bench_transfer.py province   # the province only
+    python benchmarks/bench_transfer.py sample --inundation out/demo/inundation/inundation.nc
 
 The sample runs on out/demo/inundation/inundation.nc when the demo has been run, else on a synthetic
 flood along the rivers (2.5 m on the channel, 150 m wide, arriving from 4 h). The province case
@@ -59,7 +60,7 @@ def synthetic_flood(case, out: Path) -> Path:
     return out / "inundation.nc"
 
 
-def bench_sample() -> None:
+def bench_sample(inund: Path | None = None) -> None:
     from gis.case import load_case
     from gis.roads import flood_cut_times
     from gis.transfer_io import exposure_tables, open_inundation, plan_people, plan_products
@@ -67,8 +68,8 @@ def bench_sample() -> None:
     case_dir = ROOT / "data_samples" / "dongguanxi"
     case = load_case(case_dir)
     tmp = Path(tempfile.mkdtemp(prefix="bench_transfer_"))
-    inund = ROOT / "out" / "demo" / "inundation" / "inundation.nc"
-    source = "demo inundation"
+    inund = Path(inund) if inund else ROOT / "out" / "demo" / "inundation" / "inundation.nc"
+    source = f"2-D solver product {inund}"
     if not inund.exists():
         inund = synthetic_flood(case, tmp / "inundation")
         source = "synthetic flood along the rivers"
@@ -88,6 +89,7 @@ def bench_sample() -> None:
           f"{s['assigned_persons']} placed, {s['unplaced_persons']} unplaced; {s['solver']['method']}, "
           f"{s['solver']['groups']} groups, {s['solver']['variables']} variables; phases {s['timings_s']}")
     g = plan_transfer(people, case.shelters, graph, TransferOptions(), method="greedy").summary
+    print(f"  greedy nearest shelter places {g['assigned_persons']} persons ({g['unplaced_persons']} unplaced)")
     print(f"  total travel: optimiser {s['total_travel_person_min']:.0f} person-min for {s['assigned_persons']} "
           f"placed; greedy nearest {g['total_travel_person_min']:.0f} person-min for {g['assigned_persons']} placed")
     t = _clock()
@@ -155,8 +157,14 @@ def bench_province() -> None:
 
 
 if __name__ == "__main__":
-    which = set(sys.argv[1:]) or {"sample", "province"}
+    args = sys.argv[1:]
+    inund = None
+    if "--inundation" in args:  # e.g. out/demo/inundation/inundation.nc from `make demo`
+        k = args.index("--inundation")
+        inund = Path(args[k + 1])
+        del args[k:k + 2]
+    which = set(args) or {"sample", "province"}
     if "sample" in which:
-        bench_sample()
+        bench_sample(inund)
     if "province" in which:
         bench_province()
