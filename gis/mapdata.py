@@ -214,20 +214,21 @@ def hillshade(dem: np.ndarray, dx: float, dy: float, azimuth_deg: float = 315.0,
 
 
 def hazard_class(depth_m: np.ndarray, speed_m_per_s: np.ndarray | None = None,
-                 wet_m: float = 0.05) -> np.ndarray:
-    """Flood hazard class 0..3 (蓝 黄 橙 红), -1 where dry.
+                 wet_m: float | None = None) -> np.ndarray:
+    """Flood hazard class 0..3 (蓝 黄 橙 红), -1 where dry, for raster layers.
 
-    Hazard rating HR = d (v + 0.5) + DF with the debris factor DF = 0.5 where d > 0.25 m
-    (flash floods carry debris), and the classes HR < 0.75 low, 0.75-1.25 moderate,
-    1.25-2.0 significant, > 2.0 extreme, from Defra/Environment Agency R&D FD2320/TR2
-    (Ramsbottom, Wade et al. 2006, "Flood risks to people, phase 2"). Without a speed the
-    velocity term is taken as 0.5 m/s, a slow-flow floodplain assumption.
+    The same scheme as the exposure lists (one definition: :func:`gis.exposure.hazard_rating`,
+    Defra/EA FD2320/TR2 HR = d (v + 0.5) + DF, classes of FD2321/TR1 Table 13.1), so the map's
+    colours and the officials' lists always agree. Without a speed the velocity term is taken as
+    0.5 m/s, a slow-flow floodplain assumption.
     """
+    from gis.exposure import HR_LIMITS, MIN_DEPTH_M, hazard_rating
+
     d = np.nan_to_num(np.asarray(depth_m, dtype=np.float64), nan=0.0)
-    v = 0.5 if speed_m_per_s is None else np.nan_to_num(np.asarray(speed_m_per_s, dtype=np.float64), nan=0.0)
-    hr = d * (v + 0.5) + np.where(d > 0.25, 0.5, 0.0)
-    cls = np.digitize(hr, [0.75, 1.25, 2.0]).astype(np.int8)
-    cls[d < wet_m] = -1
+    v = np.full_like(d, 0.5) if speed_m_per_s is None else np.nan_to_num(
+        np.asarray(speed_m_per_s, dtype=np.float64), nan=0.0)
+    cls = np.digitize(hazard_rating(d, v), HR_LIMITS).astype(np.int8)
+    cls[d < (MIN_DEPTH_M if wet_m is None else wet_m)] = -1
     return cls
 
 

@@ -113,8 +113,14 @@ def test_hillshade_of_a_plane_matches_lambert():
 def test_hazard_classes_follow_fd2320():
     d = np.array([0.01, 0.2, 0.5, 1.0, 2.0])
     v = np.array([0.0, 1.0, 0.5, 0.5, 1.0])
-    # HR = d(v+0.5)+DF: dry, 0.3 (low), 1.0 (moderate), 1.5 (significant), 3.5 (extreme)
-    assert hazard_class(d, v).tolist() == [-1, 0, 1, 2, 3]
+    # HR = d(v+0.5)+DF with DF = 1 beyond 0.25 m (gis.exposure, Defra 2008): dry, 0.3 (low),
+    # 1.5 (significant), 2.0 (extreme), 4.0 (extreme) -- the same classes as the exposure lists
+    assert hazard_class(d, v).tolist() == [-1, 0, 2, 3, 3]
+    from gis.exposure import HAZARD_COLOURS, hazard_rating
+    from gis.exposure import hazard_class as list_class
+
+    words = list_class(hazard_rating(d, v), d)
+    assert [HAZARD_COLOURS.index(w) if w else -1 for w in words] == hazard_class(d, v).tolist()
 
 
 def test_section_status():
