@@ -92,6 +92,16 @@ def bench_sample(inund: Path | None = None) -> None:
     print(f"  greedy nearest shelter places {g['assigned_persons']} persons ({g['unplaced_persons']} unplaced)")
     print(f"  total travel: optimiser {s['total_travel_person_min']:.0f} person-min for {s['assigned_persons']} "
           f"placed; greedy nearest {g['total_travel_person_min']:.0f} person-min for {g['assigned_persons']} placed")
+    # the whole register (a drill moving all 22,600 residents and the visitors): everyone counts as exposed
+    everyone = hh.assign(exposed=True, arrival_time_s=np.where(hh["exposed"], hh["arrival_time_s"], np.inf))
+    all_people = plan_people(everyone, vs.assign(exposed=True) if vs is not None else None)
+    t = _clock()
+    plan = plan_transfer(all_people, case.shelters, graph, TransferOptions())
+    w, c = _since(t)
+    s = plan.summary
+    print(f"  plan_transfer, whole register: {w:.2f} s wall, {c:.2f} s CPU; {s['persons']} persons in {s['parties']} "
+          f"parties, {s['assigned_persons']} placed, {s['unplaced_persons']} unplaced {s['unplaced_by_reason']} "
+          f"(usable capacity {s['capacity_usable']}); {s['solver']['method']}, {s['solver']['variables']} variables")
     t = _clock()
     plan_products(case, inund, tmp / "plan")
     w, c = _since(t)

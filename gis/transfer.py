@@ -49,7 +49,7 @@ from gis.roads import WALK_SPEED_M_PER_S, RoadGraph
 
 REASON_CUT_OFF = "路断受困：开放道路上到不了任何安置点 (cut off: no shelter reachable on open roads)"
 REASON_TOO_LATE = "来不及：洪水先于到达安置点 (too late: flood arrives before they can reach a shelter)"
-REASON_CAPACITY = "容量不足：可达安置点已满 (no capacity in reach)"
+REASON_CAPACITY = "容量不足：来得及到达的安置点已满 (no capacity in the shelters they can reach in time)"
 REASON_NO_SHELTER = "无可用安置点 (no usable shelter)"
 
 
@@ -65,9 +65,10 @@ class TransferOptions:
     max_snap_m: float = 500.0  # a shelter farther than this from any road has no road access
     max_travel_s: float = 6 * 3600.0  # Dijkstra search limit
     k_nearest: int = 20  # candidate shelters per demand node
+    all_shelters_below: int = 60  # with fewer usable shelters, every one is a candidate
     max_groups: int = 6000  # above this many exact groups, pool households into clusters
     time_limit_s: float = 60.0  # HiGHS time limit
-    full_milp_max_vars: int = 20_000  # exact integer programme up to this size; above, LP + fix-up
+    full_milp_max_vars: int = 6_000  # exact integer programme up to this size; above, LP + integer fix-up
     arrival_band_s: float = 600.0  # households at one node group together within this arrival band
     routes: bool = True  # build route lines
     start_time: pd.Timestamp | None = None  # to turn seconds into clock times
@@ -158,7 +159,8 @@ def _prepare(people: gpd.GeoDataFrame, shelters: gpd.GeoDataFrame, graph: RoadGr
 
     t1 = time.perf_counter()
     use = np.flatnonzero(usable)
-    K = max(1, min(opt.k_nearest, len(use)))
+    K = len(use) if len(use) <= opt.all_shelters_below else opt.k_nearest  # a county: every shelter
+    K = max(1, min(K, len(use)))
     D = len(demand_nodes)
     best_t = np.full((D, K), np.inf)
     best_s = np.full((D, K), -1, dtype=np.int64)
