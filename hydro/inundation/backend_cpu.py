@@ -32,16 +32,19 @@ class CpuBackend:
     name = "cpu"
 
     def __init__(self, state: State, dx: float, dy: float, theta: float, hmin: float, h_arrival: float,
-                 v_max: float, open_boundary: bool, outflow_slope: float):
+                 v_max: float, open_boundary: bool, outflow_slope: float, froude_max: float = 1.5):
         self.s = state
         self.dx, self.dy = float(dx), float(dy)
         self.theta, self.hmin, self.h_arrival, self.v_max = float(theta), float(hmin), float(h_arrival), float(v_max)
         self.open_bc = bool(open_boundary)
         self.s_min = float(outflow_slope)
+        self.fr_max = float(froude_max)
         nty = state.active.shape[0]
         self._blk = {k: np.zeros(nty) for k in ("hmax", "vol", "out", "clip")}
         self._blk_wet = np.zeros(nty, np.int64)
         self._blk_bad = np.zeros(nty, np.int64)
+        self._flux_bad = np.zeros(nty, np.int64)
+        self.rain_scale = 0.0  # m/s per code of the gridded rain array
 
     def refresh(self) -> float:
         """Recompute tile volumes and wet flags from ``h`` (start or hot start); return the volume."""
@@ -71,15 +74,16 @@ class CpuBackend:
         ts = s.tile_size
         K.save_block_edges(s.qy, ts, s.top_old, s.bot_old)
         K.compute_fluxes(s.z, s.h, s.qx, s.qy, s.n, s.n.size == 1, float(s.n.flat[0]), s.active, ts,
-                         s.top_old, s.bot_old, dt, self.dx, self.dy, self.theta, self.hmin, self.open_bc, self.s_min)
+                         s.top_old, s.bot_old, dt, self.dx, self.dy, self.theta, self.hmin, self.open_bc, self.s_min,
+                         self.fr_max, self.v_max, self._flux_bad)
         K.limit_outflow(s.z, s.h, s.qx, s.qy, s.active, ts, dt, self.dx, self.dy)
         b = self._blk
-        K.update_depth(s.z, s.h, s.qx, s.qy, s.rain, s.rain.size == 1, rain0, s.active, rain_all, ts, dt,
-                       self.dx, self.dy, t_new, self.hmin, self.h_arrival, self.v_max,
+        K.update_depth(s.z, s.h, s.qx, s.qy, s.rain, s.rain.size == 1, rain0, self.rain_scale, s.active, s.tile_valid, s.tile_edge, rain_all, ts, dt,
+                       self.dx, self.dy, t_new, self.hmin, self.h_arrival, 10.0 * self.hmin,
                        s.max_h, s.max_speed, s.max_hv, s.arrival, s.duration, s.t_max,
                        s.tile_wet, s.tile_vol, b["hmax"], b["vol"], b["out"], b["clip"], self._blk_wet, self._blk_bad)
         n_active = K.update_active(s.tile_wet, s.forced, s.active, s.qx, s.qy, ts)
-        bad = self._blk_bad[self._blk_bad >= 0]
+        bad = np.concatenate([self._flux_bad[self._flux_bad >= 0], self._blk_bad[self._blk_bad >= 0]])
         return StepStats(hmax=float(b["hmax"].max()), volume_m3=float(b["vol"].sum()),
                          outflow_m3=float(b["out"].sum()), clipped_m3=float(b["clip"].sum()),
                          wet_cells=int(self._blk_wet.sum()), bad_cell=int(bad[0]) if bad.size else -1,

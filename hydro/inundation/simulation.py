@@ -37,6 +37,7 @@ class SimulationOptions:
     dt_max: float = 10.0  # s
     v_max: float = 50.0  # m/s; faster is reported as an instability
     outflow_slope: float = 1e-3  # water-surface slope at free-outflow edges (normal depth)
+    froude_max: float = 1.5  # flux cap: the scheme is for subcritical flow (see core_inertial)
     tile_size: int = 64
     dtype: str = "float32"
 
@@ -120,7 +121,7 @@ class Simulation:
                 raise InputError(hg.name, "location is outside the domain (DEM nodata)", "move it onto valid cells")
             self.state.forced[(hg.rows + 1) // o.tile_size, (hg.cols + 1) // o.tile_size] = True
         self.engine = CpuBackend(self.state, self.dx, self.dy, o.theta, o.hmin, o.h_arrival, o.v_max,
-                                 self.boundary == "open", o.outflow_slope)
+                                 self.boundary == "open", o.outflow_slope, o.froude_max)
         self.t = 0.0
         self.steps = 0
         self.cell_updates = 0
@@ -149,10 +150,14 @@ class Simulation:
             if self.state.rain.size > 1:
                 self.state.rain[:] = 0.0
         else:
+            # 2-byte codes: the scale keeps the peak at 60000 codes (relative step <= 2e-5)
+            peak = float(np.nanmax(np.where(self.valid, net, 0.0)))
+            scale = peak / 60000.0 if peak > 0 else 1.0
             r = self.state.interior(self.state.rain)
-            r[:] = np.where(self.valid, net, 0.0)
+            r[:] = np.where(self.valid, np.rint(net / scale), 0).astype(np.uint16)
+            self.engine.rain_scale = scale
             self._rain_rate = 0.0
-            self._rain_sum = float(r.astype(np.float64).sum())
+            self._rain_sum = float(r.sum(dtype=np.float64)) * scale
 
     def _next_dt(self, t_stop: float) -> float:
         o = self.options

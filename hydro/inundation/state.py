@@ -9,12 +9,12 @@ array                   bytes  meaning
 ``h``                   4      water depth
 ``qx``, ``qy``          8      unit discharge through the east and south faces
 ``n``                   4      Manning n (only when it varies in space; 0 otherwise)
-``rain``                4      net rain rate (only for gridded rain; 0 otherwise)
+``rain``                2      net rain rate, uint16 codes (only for gridded rain)
 accumulators            24     max depth, max speed, max depth x speed, arrival time,
                                duration, time of max depth (always float32)
 ======================  =====  ==========================================================
 
-Total: 40 bytes per cell with uniform n and rain, at most 48 with both gridded. Per-tile arrays
+Total: 40 bytes per cell with uniform n and rain, 46 with both gridded. Per-tile arrays
 (activity, volume) and two saved rows per tile row for the theta weighting add
 ``2 / tile_size * itemsize`` bytes per cell (0.125 at 64-cell tiles). :meth:`State.bytes_per_cell`
 counts it all and the test suite holds it at or under 48. With ``dtype=float64`` the 6 state
@@ -39,7 +39,7 @@ class State:
     qx: np.ndarray
     qy: np.ndarray
     n: np.ndarray  # (NY, NX) or (1, 1) when uniform
-    rain: np.ndarray  # (NY, NX) or (1, 1) when uniform
+    rain: np.ndarray  # uint16 codes (NY, NX), or (1, 1) when uniform
     max_h: np.ndarray
     max_speed: np.ndarray
     max_hv: np.ndarray
@@ -50,6 +50,8 @@ class State:
     tile_wet: np.ndarray
     tile_vol: np.ndarray  # float64
     forced: np.ndarray
+    tile_valid: np.ndarray  # tiles holding at least one valid cell
+    tile_edge: np.ndarray  # tiles holding a valid cell next to an outside (NaN) cell
     top_old: np.ndarray  # (nty, NX) theta-weighting edge rows
     bot_old: np.ndarray
     tile_size: int
@@ -68,14 +70,22 @@ class State:
         else:
             n_arr = np.zeros((NY, NX), dtype=dtype)
             n_arr[1:-1, 1:-1] = np.where(np.isnan(dem), 0.0, n)
-        rain = np.zeros((NY, NX) if gridded_rain else (1, 1), dtype=dtype)
+        rain = np.zeros((NY, NX) if gridded_rain else (1, 1), dtype=np.uint16)
         acc = {k: np.zeros((NY, NX), dtype=np.float32) for k in ACCUMULATORS}
         acc["arrival"][:] = np.nan
         acc["t_max"][:] = np.nan
         nty, ntx = -(-NY // tile_size), -(-NX // tile_size)
+        pad = np.zeros((nty * tile_size, ntx * tile_size), bool)
+        pad[:NY, :NX] = ~np.isnan(z)
+        tile_valid = pad.reshape(nty, tile_size, ntx, tile_size).any(axis=(1, 3))
+        v = pad[:NY, :NX]
+        near_out = np.zeros_like(v)
+        near_out[1:-1, 1:-1] = v[1:-1, 1:-1] & ~(v[:-2, 1:-1] & v[2:, 1:-1] & v[1:-1, :-2] & v[1:-1, 2:])
+        pad[:NY, :NX] = near_out
+        tile_edge = pad.reshape(nty, tile_size, ntx, tile_size).any(axis=(1, 3))
         return cls(z=z, h=h, qx=np.zeros((NY, NX), dtype), qy=np.zeros((NY, NX), dtype), n=n_arr, rain=rain,
                    **acc, active=np.ones((nty, ntx), bool), tile_wet=np.ones((nty, ntx), bool),
-                   tile_vol=np.zeros((nty, ntx)), forced=np.zeros((nty, ntx), bool),
+                   tile_vol=np.zeros((nty, ntx)), forced=np.zeros((nty, ntx), bool), tile_valid=tile_valid, tile_edge=tile_edge,
                    top_old=np.zeros((nty, NX), dtype), bot_old=np.zeros((nty, NX), dtype),
                    tile_size=tile_size)
 
