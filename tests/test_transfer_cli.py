@@ -138,3 +138,16 @@ def test_population_raster_mode(small_case, tmp_path):
     pop.rio.write_crs("EPSG:32650").rio.to_raster(tmp_path / "utm.tif")
     assert cli.main(["plan", str(small_case), "--inundation", str(inund), "--out", str(tmp_path / "p"),
                      "--population", str(tmp_path / "utm.tif")]) == 2
+
+
+def test_households_outside_every_village_exit_2(small_case, tmp_path, capsys):
+    case = tmp_path / "case"
+    shutil.copytree(small_case, case)
+    hh = gpd.read_file(case / "households.gpkg")
+    hh.loc[0, "village"] = "V99"
+    hh.to_file(case / "households.gpkg", driver="GPKG")
+    rc = cli.main(["exposure", str(case), "--inundation", str(small_case.parent / "inundation"),
+                   "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "V99" in err and "households" in err
+    assert not (tmp_path / "o").exists()
