@@ -272,7 +272,9 @@ def first_exceedance_s(ds: xr.Dataset, xs: np.ndarray, ys: np.ndarray, depth_m: 
     out = np.full(len(gi.ix), np.inf)
     ins = gi.inside
     if "depth_m" in ds and "time" in ds["depth_m"].dims and ds.sizes.get("time", 0) > 0:
-        d = ds["depth_m"].transpose("time", "y", "x").values[:, gi.iy[ins], gi.ix[ins]].astype(float)
+        # point-wise selection reads only the cells under the points, not every snapshot whole
+        pts = {"y": xr.DataArray(gi.iy[ins], dims="p"), "x": xr.DataArray(gi.ix[ins], dims="p")}
+        d = ds["depth_m"].isel(pts).transpose("time", "p").values.astype(float)
         d = np.nan_to_num(d, nan=0.0)
         t = _time_seconds(ds)
         over = d > depth_m
