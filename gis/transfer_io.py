@@ -216,6 +216,8 @@ def exposure_tables(case, ds: xr.Dataset, source: str = "inundation.nc", populat
     hh["duration_h"] = np.round(hh["duration_s"] / 3600.0, 2)
     hh["kind"] = "住户"
     vs = visitor_exposure(case.visitor_sites, ds, case.villages, source) if case.visitor_sites is not None else None
+    if vs is not None and "duration_s" in vs:
+        vs["duration_h"] = np.round(vs["duration_s"] / 3600.0, 2)
     villages, towns = aggregate_exposure(hh, vs, case.villages)
     return hh, vs, villages, towns
 
@@ -281,9 +283,13 @@ def plan_people(hh: gpd.GeoDataFrame, vs: gpd.GeoDataFrame | None) -> gpd.GeoDat
         v["persons"] = np.minimum(VISITOR_PARTY, np.repeat(n, parties) - k * VISITOR_PARTY)
         names = v["name"].astype(str) if "name" in v else v["id"].astype(str)
         v["kind"] = "游客(" + names + ")"
-        v["head"], v["phone"], v["vulnerable"] = "", "", 0
+        v["head"], v["phone"] = "", ""
+        v["vulnerable"] = v["elderly"] = v["children"] = v["disabled"] = 0  # not known for visitors
         if len(v):
             people = pd.concat([people, v[[c for c in v.columns if c in people.columns]]], ignore_index=True)
+    for c in ("persons", "elderly", "children", "disabled", "vulnerable"):
+        if c in people:
+            people[c] = people[c].fillna(0).astype(np.int64)
     return gpd.GeoDataFrame(people.reset_index(drop=True), geometry="geometry", crs=hh.crs)
 
 
