@@ -250,3 +250,18 @@ def test_flood_cut_time_interpolates_snapshots():
     assert cut[g.road_id == "E"] == pytest.approx(300.0)  # 0.3 m reached at 30 % of the first interval
     ds2 = ds.drop_vars("depth_m")  # without snapshots: the arrival of water, conservative
     assert flood_cut_times(g, ds2, 0.3)[g.road_id == "E"] == pytest.approx(500.0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="0123456789", min_size=8, max_size=15), st.text(min_size=1, max_size=6))
+def test_masking_keeps_only_the_ends(phone, name):
+    from gis.transfer_io import mask_name, mask_phone, mask_personal
+
+    m = mask_phone(phone)
+    assert len(m) == len(phone) and m[:3] == phone[:3] and m[-4:] == phone[-4:]
+    assert set(m[3:-4]) <= {"*"}
+    n = mask_name(name)
+    assert n[0] == name[0] and set(n[1:]) <= {"*"} and len(n) == len(name)
+    df = mask_personal(gpd.pd.DataFrame({"head": [name], "phone": [phone], "responsible_phone": [phone]}))
+    assert df["responsible_phone"].iloc[0] == phone  # the official's contact stays
+    assert mask_phone(13805710001) == "138****0001"
