@@ -255,7 +255,7 @@ def test_flood_cut_time_interpolates_snapshots():
 @settings(max_examples=200, deadline=None)
 @given(st.text(alphabet="0123456789", min_size=8, max_size=15), st.text(min_size=1, max_size=6))
 def test_masking_keeps_only_the_ends(phone, name):
-    from gis.transfer_io import mask_name, mask_phone, mask_personal
+    from gis.transfer_io import mask_name, mask_personal, mask_phone
 
     m = mask_phone(phone)
     assert len(m) == len(phone) and m[:3] == phone[:3] and m[-4:] == phone[-4:]
