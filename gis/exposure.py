@@ -354,8 +354,8 @@ def quick_exposure(forecast: xr.Dataset, villages: gpd.GeoDataFrame, source: str
     """Villages whose control section's forecast stage reaches ``flood_level_m`` (成灾水位), and when.
 
     The first emergency answer, before any 2-D run: for each village tied to a section it gives the
-    forecast peak stage and its time, the first time the stage reaches the flood level (empty if it
-    does not) and the margin (peak minus flood level, m). Villages with no control section are listed
+    forecast peak stage and its time, the first time the stage reaches the flood level (linear between
+    forecast steps; empty if it does not) and the margin (peak minus flood level, m). Villages with no control section are listed
     as not assessed.
     """
     if "stage" not in forecast:
@@ -380,9 +380,16 @@ def quick_exposure(forecast: xr.Dataset, villages: gpd.GeoDataFrame, source: str
             if np.isfinite(s).any():
                 k = int(np.nanargmax(s))
                 hit = np.flatnonzero(s >= level)
+                at = pd.NaT
+                if len(hit):  # linear in time between the forecast steps around the crossing
+                    j = int(hit[0])
+                    at = times[j]
+                    if j > 0 and s[j] > s[j - 1]:
+                        f = (level - s[j - 1]) / (s[j] - s[j - 1])
+                        at = (times[j - 1] + f * (times[j] - times[j - 1])).round("min")
                 row.update(peak_stage_m=round(float(s[k]), 3), peak_time=times[k],
                            margin_m=round(float(s[k]) - level, 3), assessed=True, affected=bool(len(hit)),
-                           reaches_flood_level_at=times[hit[0]] if len(hit) else pd.NaT)
+                           reaches_flood_level_at=at)
         rows.append(row)
     out = pd.DataFrame(rows)
     return out.sort_values(["affected", "reaches_flood_level_at"], ascending=[False, True],

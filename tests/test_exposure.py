@@ -190,7 +190,8 @@ def test_quick_exposure_flags_villages_and_times():
     fc = xr.Dataset({"stage": (("time", "section"), stage)}, coords={"time": t, "section": ["S1", "S2"]})
     q = quick_exposure(fc, villages_gdf()).set_index("village")
     assert bool(q.loc["V1", "affected"])
-    assert q.loc["V1", "reaches_flood_level_at"] == pd.Timestamp("2019-08-10 02:00")
+    # 9 m at 01:00, 10.5 m at 02:00: the 10 m flood level is reached two thirds of the way, at 01:40
+    assert q.loc["V1", "reaches_flood_level_at"] == pd.Timestamp("2019-08-10 01:40")
     assert q.loc["V1", "peak_stage_m"] == 12.0 and q.loc["V1", "margin_m"] == pytest.approx(2.0)
     assert not bool(q.loc["V2", "affected"]) and q.loc["V2", "margin_m"] == pytest.approx(-0.1)
     assert not bool(q.loc["V3", "assessed"])  # no control section
