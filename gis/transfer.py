@@ -359,9 +359,10 @@ def _solve(prep: _Prepared) -> tuple[np.ndarray, dict]:
     return assign, info
 
 
-def _repair(prep: _Prepared, assign: np.ndarray) -> np.ndarray:
+def _repair(prep: _Prepared, assign: np.ndarray, place: bool = True) -> np.ndarray:
     """Place the households the programme left (straddlers, pooled members) in their nearest
-    candidate shelter with room; return the reason code of those still unplaced (0 = placed)."""
+    candidate shelter with room; return the reason code of those still unplaced (0 = placed).
+    With ``place=False`` only the reasons are given."""
     used = np.bincount(assign[assign >= 0], prep.persons[assign >= 0], len(prep.cap)).astype(np.int64)
     rem = prep.cap - used
     left = np.flatnonzero(assign < 0)
@@ -373,7 +374,7 @@ def _repair(prep: _Prepared, assign: np.ndarray) -> np.ndarray:
         t = prep.best_t[d] + prep.h_access_s[i]
         reach = (s >= 0) & np.isfinite(t)
         feas = reach & _feasible(prep, t, np.full(len(t), prep.arrival_s[i]), prep.best_cut[d])
-        room = feas & (rem[np.maximum(s, 0)] >= prep.persons[i])
+        room = feas & (rem[np.maximum(s, 0)] >= prep.persons[i]) & place
         if room.any():
             k = int(np.flatnonzero(room)[0])
             assign[i] = s[k]
@@ -565,18 +566,6 @@ def plan_transfer(people: gpd.GeoDataFrame, shelters: gpd.GeoDataFrame, graph: R
         assign, info = _solve(prep)
     else:
         raise ValueError(f"method must be 'optimal' or 'greedy', not {method!r}")
-    reason = _repair(prep, assign) if method == "optimal" else _reasons_only(prep, assign)
+    reason = _repair(prep, assign, place=method == "optimal")
     prep.timings["assign_s"] = time.perf_counter() - t0
     return _finish(prep, assign, reason, info)
-
-
-def _reasons_only(prep: _Prepared, assign: np.ndarray) -> np.ndarray:
-    a = assign.copy()
-    # reuse the repair's classification without placing anyone
-    cap = prep.cap
-    prep.cap = np.bincount(assign[assign >= 0], prep.persons[assign >= 0], len(cap)).astype(np.int64)
-    try:
-        reason = _repair(prep, a)
-    finally:
-        prep.cap = cap
-    return reason
