@@ -1,0 +1,312 @@
+"""CUDA kernels of the local-inertial scheme (numba-cuda): the GPU twin of ``core_inertial``.
+
+The formulas are those of :mod:`hydro.inundation.physics` (Bates, Horritt & Fewtrell 2010,
+J. Hydrol. 387:33-45; de Almeida, Bates, Freer & Souvignet 2012, WRR 48:W05528), compiled here
+as CUDA device functions; these kernels only say how the grid is walked. One thread per padded
+cell, in blocks of ``BLOCK`` threads that never straddle a tile, so a block of an inactive (dry)
+tile returns at once and the work follows the wet area as on the CPU.
+
+A time step is four launches on one stream and no host synchronisation:
+
+1. :func:`fluxes` new face fluxes from the old ones (the theta weighting needs the old
+   neighbours, so the new fluxes go to a second buffer; the buffers swap each step);
+2. :func:`limit` scales the outgoing fluxes of cells that would run dry (only the donor cell
+   writes a face, so it is race-free);
+3. :func:`continuity` depths, rain, running outputs, and a block reduction of the step's
+   statistics (max depth, boundary outflow, clipped volume, wet cells) into ``stats``;
+4. :func:`update_active` tile activity for the next step (wet tiles dilated by one).
+
+``stats`` is a small (2, NSTAT) float64 array: step k writes row ``k % 2`` and clears the other,
+so the host reads one row per step (for the next time step) with a single copy.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+from numba import config, cuda, float64
+
+from . import physics
+
+SIMULATOR = bool(getattr(config, "ENABLE_CUDASIM", 0)) or os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
+
+# columns of the stats array
+HMAX, OUTFLOW, CLIPPED, WET, BAD, ACTIVE = range(6)
+NSTAT = 6
+NO_BAD = 1e300  # "no unstable cell" in the BAD column (atomic min of flat indices)
+
+if SIMULATOR:  # the simulator runs device functions as Python: reinterpret bits with numpy
+    def _as_int64(x):
+        return int(np.float64(x).view(np.int64))
+
+    def _as_float64(i):
+        return float(np.int64(i).view(np.float64))
+
+    BLOCK = (4, 4)  # few Python threads per block
+else:  # pragma: no cover - needs a GPU
+    from numba.cuda import libdevice
+
+    _as_int64 = libdevice.double_as_longlong
+    _as_float64 = libdevice.longlong_as_double
+    BLOCK = (32, 8)  # a warp along a row: coalesced loads
+
+BX, BY = BLOCK
+NT = BX * BY
+
+_inv_cbrt = cuda.jit(device=True)(physics.make_inv_cbrt(_as_int64, _as_float64))
+_face_flux = cuda.jit(device=True)(physics.make_face_flux(_inv_cbrt))
+_wall_neighbour = cuda.jit(device=True)(physics.wall_neighbour)
+_outflow_factor = cuda.jit(device=True)(physics.outflow_factor)
+_new_depth = cuda.jit(device=True)(physics.new_depth)
+_record_cell = cuda.jit(device=True)(physics.record_cell)
+
+
+@cuda.jit(device=True)
+def _block_tile_active(active, ts):
+    """Whether the tile under this block is active (a block lies inside one tile)."""
+    return active[(cuda.blockIdx.y * BY) // ts, (cuda.blockIdx.x * BX) // ts]
+
+
+@cuda.jit
+def fluxes(z, h, qx, qy, qx_new, qy_new, n, n_uniform, n0, active, ts, dt, dx, dy, theta, hmin,
+           open_bc, s_min, fr_max, v_max, stats, slot):  # pragma: no cover - compiled
+    """New fluxes of the east and south faces of every cell of an active tile (old -> new buffers).
+
+    A face velocity |q| / h above ``v_max`` (or a NaN) records the cell's flat index in
+    ``stats[slot, BAD]`` (atomic min).
+    """
+    if not _block_tile_active(active, ts):
+        return
+    j, i = cuda.grid(2)
+    ny, nx = z.shape
+    if i >= ny or j >= nx:
+        return
+    zc = z[i, j]
+    hc = h[i, j]
+    nc = n0 if n_uniform else n[i, j]
+    if j + 1 < nx:
+        qold = qx[i, j]
+        qprev = qx[i, j - 1] if j > 0 else 0.0
+        qnext = qx[i, j + 1]
+        ne = n0 if n_uniform else n[i, j + 1]
+        if not open_bc:
+            qprev = _wall_neighbour(qprev, qold, j == 0 or z[i, j - 1] != z[i, j - 1])
+            qnext = _wall_neighbour(qnext, qold, j + 2 >= nx or z[i, j + 2] != z[i, j + 2])
+        he = h[i, j + 1]
+        qn_ = _face_flux(qold, qprev, qnext, zc, hc, z[i, j + 1], he, nc, ne, dt, 1.0 / dx, theta, hmin,
+                         open_bc, s_min, fr_max)
+        qx_new[i, j] = qn_
+        if not abs(qn_) <= v_max * max(hc, he):
+            cuda.atomic.min(stats, (slot, BAD), float64(i * nx + j))
+    if i + 1 < ny:
+        qold = qy[i, j]
+        qprev = qy[i - 1, j] if i > 0 else 0.0
+        qnext = qy[i + 1, j]
+        ns = n0 if n_uniform else n[i + 1, j]
+        if not open_bc:
+            qprev = _wall_neighbour(qprev, qold, i == 0 or z[i - 1, j] != z[i - 1, j])
+            qnext = _wall_neighbour(qnext, qold, i + 2 >= ny or z[i + 2, j] != z[i + 2, j])
+        hs = h[i + 1, j]
+        qn_ = _face_flux(qold, qprev, qnext, zc, hc, z[i + 1, j], hs, nc, ns, dt, 1.0 / dy, theta, hmin,
+                         open_bc, s_min, fr_max)
+        qy_new[i, j] = qn_
+        if not abs(qn_) <= v_max * max(hc, hs):
+            cuda.atomic.min(stats, (slot, BAD), float64(i * nx + j))
+
+
+@cuda.jit
+def limit(z, h, qx, qy, active, ts, dt, dx, dy):  # pragma: no cover - compiled
+    """Scale the outgoing fluxes of a cell that would lose more water than it holds (in place)."""
+    if not _block_tile_active(active, ts):
+        return
+    j, i = cuda.grid(2)
+    ny, nx = z.shape
+    if i < 1 or j < 1 or i >= ny - 1 or j >= nx - 1 or z[i, j] != z[i, j]:
+        return
+    qe = qx[i, j]
+    qw = qx[i, j - 1]
+    qs = qy[i, j]
+    qn = qy[i - 1, j]
+    f = _outflow_factor(h[i, j], qe, qw, qs, qn, dt, dx, dy)
+    if f < 1.0:
+        if qe > 0.0:
+            qx[i, j] = qe * f
+        if qw < 0.0:
+            qx[i, j - 1] = qw * f
+        if qs > 0.0:
+            qy[i, j] = qs * f
+        if qn < 0.0:
+            qy[i - 1, j] = qn * f
+
+
+@cuda.jit
+def continuity(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, tile_valid, rain_all, ts, dt,
+               dx, dy, t_new, hmin, h_arrival, h_vel, max_h, max_speed, max_hv, arrival, duration, t_max,
+               tile_stamp, stamp, stats, slot):  # pragma: no cover - compiled
+    """Depth update, running outputs, and the block-reduced step statistics.
+
+    Every tile holding a valid cell is updated when ``rain_all`` (rain reaches dry tiles too),
+    otherwise only active tiles. A wet cell writes ``stamp`` into its tile's ``tile_stamp``.
+    """
+    ti = (cuda.blockIdx.y * BY) // ts
+    tj = (cuda.blockIdx.x * BX) // ts
+    if not (active[ti, tj] or (rain_all and tile_valid[ti, tj])):
+        return  # the whole block: it lies inside one tile
+    s_hmax = cuda.shared.array(NT, float64)
+    s_out = cuda.shared.array(NT, float64)
+    s_clip = cuda.shared.array(NT, float64)
+    s_wet = cuda.shared.array(NT, float64)
+    j, i = cuda.grid(2)
+    ny, nx = z.shape
+    hmax = 0.0
+    outv = 0.0
+    clip = 0.0
+    wet = 0.0
+    if 1 <= i < ny - 1 and 1 <= j < nx - 1 and z[i, j] == z[i, j]:
+        qe = qx[i, j]
+        qw = qx[i, j - 1]
+        qs = qy[i, j]
+        qn = qy[i - 1, j]
+        r = rain0 if rain_uniform else rain[i, j] * rain_scale
+        hn = _new_depth(h[i, j], qe, qw, qs, qn, r, dt, 1.0 / dx, 1.0 / dy)
+        # boundary outflow: faces whose other side is outside the domain
+        if z[i, j + 1] != z[i, j + 1]:
+            outv += qe * dy * dt
+        if z[i, j - 1] != z[i, j - 1]:
+            outv -= qw * dy * dt
+        if z[i + 1, j] != z[i + 1, j]:
+            outv += qs * dx * dt
+        if z[i - 1, j] != z[i - 1, j]:
+            outv -= qn * dx * dt
+        if hn < 0.0:
+            if hn < -1e-3:
+                cuda.atomic.min(stats, (slot, BAD), float64(i * nx + j))
+            clip = -hn * dx * dy
+            hn = 0.0
+        elif hn != hn:
+            cuda.atomic.min(stats, (slot, BAD), float64(i * nx + j))
+        h[i, j] = hn
+        hmax = hn
+        if _record_cell(i, j, hn, qe, qw, qs, qn, dt, t_new, hmin, h_arrival, h_vel,
+                        max_h, max_speed, max_hv, arrival, duration, t_max):
+            wet = 1.0
+            tile_stamp[ti, tj] = stamp
+    tid = cuda.threadIdx.y * BX + cuda.threadIdx.x
+    s_hmax[tid] = hmax
+    s_out[tid] = outv
+    s_clip[tid] = clip
+    s_wet[tid] = wet
+    cuda.syncthreads()
+    stride = NT // 2
+    while stride > 0:
+        if tid < stride:
+            s_hmax[tid] = max(s_hmax[tid], s_hmax[tid + stride])
+            s_out[tid] += s_out[tid + stride]
+            s_clip[tid] += s_clip[tid + stride]
+            s_wet[tid] += s_wet[tid + stride]
+        cuda.syncthreads()
+        stride //= 2
+    if tid == 0:
+        if s_hmax[0] > 0.0:
+            cuda.atomic.max(stats, (slot, HMAX), s_hmax[0])
+        if s_out[0] != 0.0:
+            cuda.atomic.add(stats, (slot, OUTFLOW), s_out[0])
+        if s_clip[0] != 0.0:
+            cuda.atomic.add(stats, (slot, CLIPPED), s_clip[0])
+        if s_wet[0] != 0.0:
+            cuda.atomic.add(stats, (slot, WET), s_wet[0])
+
+
+@cuda.jit
+def update_active(tile_stamp, stamp, forced, active, qx, qy, qx2, qy2, ts, stats, slot):  # pragma: no cover
+    """Active = wet or forced, dilated by one tile; zero both flux buffers of tiles that fall dry.
+
+    Counts active tiles into ``stats[slot, ACTIVE]`` and clears the other row of ``stats`` for the
+    next step.
+    """
+    tx, ty = cuda.grid(2)
+    nty, ntx = active.shape
+    if tx == 0 and ty == 0:
+        for k in range(NSTAT):
+            stats[1 - slot, k] = 0.0
+        stats[1 - slot, BAD] = NO_BAD
+    if ty >= nty or tx >= ntx:
+        return
+    a = False
+    for dy_ in range(-1, 2):
+        for dx_ in range(-1, 2):
+            yy = ty + dy_
+            xx = tx + dx_
+            if 0 <= yy < nty and 0 <= xx < ntx and (tile_stamp[yy, xx] == stamp or forced[yy, xx]):
+                a = True
+    if active[ty, tx] and not a:
+        ny, nx = qx.shape
+        for i in range(ty * ts, min(ty * ts + ts, ny)):
+            for j in range(tx * ts, min(tx * ts + ts, nx)):
+                qx[i, j] = 0.0
+                qy[i, j] = 0.0
+                qx2[i, j] = 0.0
+                qy2[i, j] = 0.0
+    active[ty, tx] = a
+    if a:
+        cuda.atomic.add(stats, (slot, ACTIVE), 1.0)
+
+
+@cuda.jit
+def add_point_volume(h, rows, cols, volume_per_cell, area, total):  # pragma: no cover - compiled
+    """Add ``volume_per_cell`` (m3, may be negative) to each listed cell; the volume moved goes to total[0].
+
+    Withdrawals never take more than a cell holds. Listed cells are distinct.
+    """
+    k = cuda.grid(1)
+    if k >= rows.shape[0]:
+        return
+    i = rows[k]
+    j = cols[k]
+    dh = volume_per_cell / area
+    if h[i, j] + dh < 0.0:
+        dh = -h[i, j]
+    h[i, j] += dh
+    cuda.atomic.add(total, 0, dh * area)
+
+
+@cuda.jit
+def impose_stage(z, h, rows, cols, stage_m, area, total):  # pragma: no cover - compiled
+    """Set the water level of boundary cells to ``stage_m`` (never below the bed); volume added to total[0]."""
+    k = cuda.grid(1)
+    if k >= rows.shape[0]:
+        return
+    i = rows[k]
+    j = cols[k]
+    hn = max(stage_m - z[i, j], 0.0)
+    cuda.atomic.add(total, 0, (hn - h[i, j]) * area)
+    h[i, j] = hn
+
+
+@cuda.jit
+def stored_volume(z, h, area, total):  # pragma: no cover - compiled
+    """Sum of depth x area over valid cells into total[0] (float64, block-reduced)."""
+    s = cuda.shared.array(NT, float64)
+    j, i = cuda.grid(2)
+    ny, nx = z.shape
+    v = 0.0
+    if i < ny and j < nx and z[i, j] == z[i, j]:
+        v = h[i, j] * area
+    tid = cuda.threadIdx.y * BX + cuda.threadIdx.x
+    s[tid] = v
+    cuda.syncthreads()
+    stride = NT // 2
+    while stride > 0:
+        if tid < stride:
+            s[tid] += s[tid + stride]
+        cuda.syncthreads()
+        stride //= 2
+    if tid == 0 and s[0] != 0.0:
+        cuda.atomic.add(total, 0, s[0])
+
+
+def grid2d(ny: int, nx: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Launch configuration covering an (ny, nx) array with ``BLOCK`` threads (x along columns)."""
+    return (math.ceil(nx / BX), math.ceil(ny / BY)), BLOCK
