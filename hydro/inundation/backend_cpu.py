@@ -7,6 +7,7 @@ same methods on its own arrays.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,6 +46,7 @@ class CpuBackend:
         self._blk_bad = np.zeros(nty, np.int64)
         self._flux_bad = np.zeros(nty, np.int64)
         self.rain_scale = 0.0  # m/s per code of the gridded rain array
+        self.seconds = {"flux": 0.0, "limit": 0.0, "depth": 0.0, "tiles": 0.0}  # where the time goes
 
     def refresh(self) -> float:
         """Recompute tile volumes and wet flags from ``h`` (start or hot start); return the volume."""
@@ -72,17 +74,27 @@ class CpuBackend:
     def step(self, dt: float, t_new: float, rain0: float, rain_all: bool) -> StepStats:
         s = self.s
         ts = s.tile_size
+        clock = time.perf_counter
+        t0 = clock()
         K.save_block_edges(s.qy, ts, s.top_old, s.bot_old)
         K.compute_fluxes(s.z, s.h, s.qx, s.qy, s.n, s.n.size == 1, float(s.n.flat[0]), s.active, ts,
                          s.top_old, s.bot_old, dt, self.dx, self.dy, self.theta, self.hmin, self.open_bc, self.s_min,
                          self.fr_max, self.v_max, self._flux_bad)
+        t1 = clock()
         K.limit_outflow(s.z, s.h, s.qx, s.qy, s.active, ts, dt, self.dx, self.dy)
+        t2 = clock()
         b = self._blk
-        K.update_depth(s.z, s.h, s.qx, s.qy, s.rain, s.rain.size == 1, rain0, self.rain_scale, s.active, s.tile_valid, s.tile_edge, rain_all, ts, dt,
-                       self.dx, self.dy, t_new, self.hmin, self.h_arrival, 10.0 * self.hmin,
-                       s.max_h, s.max_speed, s.max_hv, s.arrival, s.duration, s.t_max,
+        K.update_depth(s.z, s.h, s.qx, s.qy, s.rain, s.rain.size == 1, rain0, self.rain_scale, s.active, s.tile_valid,
+                       s.tile_edge, rain_all, ts, dt, self.dx, self.dy, t_new, self.hmin, self.h_arrival,
+                       10.0 * self.hmin, s.max_h, s.max_speed, s.max_hv, s.arrival, s.duration, s.t_max,
                        s.tile_wet, s.tile_vol, b["hmax"], b["vol"], b["out"], b["clip"], self._blk_wet, self._blk_bad)
+        t3 = clock()
         n_active = K.update_active(s.tile_wet, s.forced, s.active, s.qx, s.qy, ts)
+        sec = self.seconds
+        sec["flux"] += t1 - t0
+        sec["limit"] += t2 - t1
+        sec["depth"] += t3 - t2
+        sec["tiles"] += clock() - t3
         bad = np.concatenate([self._flux_bad[self._flux_bad >= 0], self._blk_bad[self._blk_bad >= 0]])
         return StepStats(hmax=float(b["hmax"].max()), volume_m3=float(b["vol"].sum()),
                          outflow_m3=float(b["out"].sum()), clipped_m3=float(b["clip"].sum()),

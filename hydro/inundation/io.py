@@ -147,7 +147,7 @@ def location_cells(dem: xr.DataArray, x: float, y: float, x2: float | None = Non
         pts = [(x + (x2 - x) * f, y + (y2 - y) * f) for f in np.linspace(0, 1, k + 1)]
     cells = []
     for px, py in pts:
-        c, r = inv * (px, py)
+        c, r = inv @ (px, py)
         cells.append((int(np.floor(r)), int(np.floor(c))))
     rc = np.array(sorted(set(cells)), dtype=np.int64)
     return rc[:, 0], rc[:, 1]

@@ -134,7 +134,9 @@ def extent_polygons(ds: xr.Dataset, threshold_m: float = 0.1):
 def write_extent(ds: xr.Dataset, path: str | Path, threshold_m: float = 0.1) -> Path:
     gdf = extent_polygons(ds, threshold_m)
     with atomic_path(path) as tmp:
-        gdf.to_file(tmp, driver="GPKG", layer="extent")
+        named = tmp.with_name(tmp.name + ".gpkg")  # GDAL wants the .gpkg extension
+        gdf.to_file(named, driver="GPKG", layer="extent")
+        named.replace(tmp)
     return Path(path)
 
 

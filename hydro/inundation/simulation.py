@@ -199,7 +199,7 @@ class Simulation:
         h = float(self.state.h[i, j])
         where = f"row {i - 1}, col {j - 1}"
         if self.transform is not None:
-            x, y = self.transform * (j - 1 + 0.5, i - 1 + 0.5)
+            x, y = self.transform @ (j - 1 + 0.5, i - 1 + 0.5)
             where += f" (x={x:.1f}, y={y:.1f})"
         raise SimulationError(
             f"instability at t = {self.t:.2f} s in cell {where}: depth {h:.4g} m "
@@ -301,6 +301,7 @@ class Simulation:
             "state_bytes_per_cell": round(self.state.bytes_per_cell(), 3),
             "backend": self.backend,
             "dtype": self.options.dtype,
+            "kernel_seconds": {k: round(v, 3) for k, v in self.engine.seconds.items()},
             **{k: v for k, v in self.totals.items()},
             "storage_m3": self.volume,
             "initial_storage_m3": self.volume0,

@@ -1,0 +1,144 @@
+"""2-D inundation speed: cell updates per second on the all-wet sine egg-box surface (float32), side by
+side with itzi-core and landlab's OverlandFlow in the same run; optionally the full-scale sample.
+
+    python benchmarks/bench_inundation.py                 # 1M and 5M cells, with peers
+    python benchmarks/bench_inundation.py --sizes 1000    # 1M only
+    python benchmarks/bench_inundation.py --full-scale    # also the 5 m sample, 6-h 50-year storm (long)
+
+Peers run in their own Python 3.12 venvs (they are not floodkit dependencies):
+    /root/.pyenv/versions/3.12.1/bin/python -m venv /work/peers/itzi312 && /work/peers/itzi312/bin/pip install itzi-core
+    /root/.pyenv/versions/3.12.1/bin/python -m venv /work/peers/landlab312 && /work/peers/landlab312/bin/pip install landlab
+A peer that is not installed is skipped with a notice. Override the paths with ITZI_PYTHON / LANDLAB_PYTHON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from hydro.inundation import Simulation, SimulationOptions  # noqa: E402
+
+PEERS = {
+    "itzi-core": (os.environ.get("ITZI_PYTHON", "/work/peers/itzi312/bin/python"), "itzi_eggbox.py"),
+    "landlab": (os.environ.get("LANDLAB_PYTHON", "/work/peers/landlab312/bin/python"), "landlab_eggbox.py"),
+}
+
+
+def eggbox(n: int, dx: float = 5.0):
+    """z = 2 sin(2 pi x / 100 m) sin(2 pi y / 100 m), water level 3 m (all wet), a 1 m bump in the middle."""
+    yy, xx = np.mgrid[0:n, 0:n].astype(np.float32)
+    z = 2.0 * np.sin(2 * np.pi * xx * dx / 100.0) * np.sin(2 * np.pi * yy * dx / 100.0)
+    h = 3.0 - z
+    h[n // 2 - 20:n // 2 + 20, n // 2 - 20:n // 2 + 20] += 1.0
+    return z, h
+
+
+def ours(n: int, seconds: float) -> dict:
+    z, h = eggbox(n)
+    sim = Simulation(z, 5.0, 5.0, 0.03, h, options=SimulationOptions(dtype="float32"))
+    sim.step(np.inf)  # compile / warm up
+    steps = 0
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        sim.step(np.inf)
+        steps += 1
+    wall = time.perf_counter() - t0
+    return {"peer": "floodkit", "cells": n * n, "steps": steps, "wall_seconds": wall,
+            "cell_updates_per_second": n * n * steps / wall, "bytes_per_cell": sim.state.bytes_per_cell()}
+
+
+def peer(name: str, n: int, seconds: float) -> dict | None:
+    py, script = PEERS[name]
+    if not Path(py).exists():
+        print(f"  notice: {name} is not installed ({py} missing); skipped", flush=True)
+        return None
+    env = dict(os.environ, OMP_NUM_THREADS=str(os.cpu_count() or 2))
+    r = subprocess.run([py, str(ROOT / "benchmarks" / "peers" / script), str(n), str(seconds)], capture_output=True,
+                       text=True, env=env, timeout=3600)
+    if r.returncode != 0:
+        print(f"  notice: {name} failed ({r.stderr.strip().splitlines()[-1] if r.stderr.strip() else r.returncode});"
+              " skipped", flush=True)
+        return None
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def speed(sizes: list[int], seconds: float, peers: list[str]) -> None:
+    print(f"egg-box, all wet, float32, {os.cpu_count()} cores; {seconds:g} s of stepping per model and size")
+    for n in sizes:
+        res = [ours(n, seconds)] + [r for p in peers if (r := peer(p, n, seconds)) is not None]
+        base = res[0]["cell_updates_per_second"]
+        for r in res:
+            print(f"  {r['cells'] / 1e6:5.2f}M cells  {r['peer']:<22} {r['cell_updates_per_second']:10.3e} cell updates/s"
+                  f"  ({r['steps']} steps in {r['wall_seconds']:.1f} s)"
+                  + (f"  floodkit/peer = {base / r['cell_updates_per_second']:.2f}x" if r['peer'] != "floodkit" else
+                     f"  state {r['bytes_per_cell']:.1f} B/cell"), flush=True)
+
+
+def full_scale(duration_h: float, storm: str, case_dir: str | None) -> None:
+    """The 5 m sample (~6.9M cells), rain on the grid from the design storm, free outflow."""
+    from gis.case import load_case
+    from hydro.inundation import Rain
+    from hydro.inundation.outputs import write_products
+    from hydro.rainfall import design_storm
+
+    t0 = time.perf_counter()
+    if case_dir is None:
+        case_dir = tempfile.mkdtemp(prefix="dgx5_")
+        subprocess.run([sys.executable, str(ROOT / "cli.py"), "sample", "dongguanxi", "--resolution", "5",
+                        "--out", case_dir], check=True)
+    t_gen = time.perf_counter() - t0
+    case = load_case(case_dir, check_households_inside=False)
+    df = design_storm(case.design_storms, storm)
+    rain = Rain(np.arange(len(df)) * 3600.0, df.iloc[:, 0].to_numpy(float))
+    n = case.manning.values if hasattr(case.manning, "values") else float(case.manning)
+    if np.ndim(n):
+        n = np.where(np.isfinite(n) & (n > 0), n, 0.05)
+    t = case.dem.rio.transform()
+    t1 = time.perf_counter()
+    sim = Simulation(case.dem.values, abs(t.a), abs(t.e), n, 0.0, rain=rain, boundary="open", transform=t)
+    t_setup = time.perf_counter() - t1
+    sim.run(duration_h * 3600.0, output_interval_s=3600.0, progress=True)
+    t2 = time.perf_counter()
+    out = Path(tempfile.mkdtemp(prefix="inund5_"))
+    write_products(sim, out, t, case.dem.rio.crs, df.index[0])
+    t_write = time.perf_counter() - t2
+    s = sim.summary()
+    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2
+    print(f"full scale: {s['cells']:,} cells at {abs(t.a):g} m, {storm} storm, {duration_h:g} h simulated")
+    print(f"  wall: sample generation {t_gen:.0f} s, setup {t_setup:.1f} s, simulation {s['wall_seconds']:.0f} s "
+          f"({s['steps']} steps, {s['cell_updates_per_second']:.3e} cell updates/s), outputs {t_write:.0f} s")
+    print(f"  kernels: {s['kernel_seconds']}")
+    print(f"  peak memory {peak_gb:.2f} GB; volume error {s['volume_error_relative']:.2e}; products in {out}")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="1000,2236", help="grid edge lengths (default 1000,2236: 1M and 5M cells)")
+    ap.add_argument("--seconds", type=float, default=20.0, help="stepping time per model and size")
+    ap.add_argument("--no-peers", action="store_true")
+    ap.add_argument("--full-scale", action="store_true", help="also run the 5 m sample (long)")
+    ap.add_argument("--case", default=None, help="an existing 5 m sample folder for --full-scale")
+    ap.add_argument("--duration-h", type=float, default=6.0)
+    ap.add_argument("--storm", default="50y")
+    a = ap.parse_args()
+    peers = [] if a.no_peers else list(PEERS)
+    speed([int(s) for s in a.sizes.split(",")], a.seconds, peers)
+    if a.full_scale:
+        full_scale(a.duration_h, a.storm, a.case)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
