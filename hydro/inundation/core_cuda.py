@@ -98,7 +98,7 @@ def fluxes(z, h, qx, qy, qx_new, qy_new, n, n_uniform, n0, active, ts, dt, dx, d
         qn_ = _face_flux(qold, qprev, qnext, zc, hc, z[i, j + 1], he, nc, ne, dt, 1.0 / dx, theta, hmin,
                          open_bc, s_min, fr_max)
         qx_new[i, j] = qn_
-        if not abs(qn_) <= v_max * max(hc, he):
+        if not abs(qn_) <= v_max * (hc if hc > he else he):
             cuda.atomic.min(stats, (slot, BAD), float64(i * nx + j))
     if i + 1 < ny:
         qold = qy[i, j]
@@ -112,7 +112,7 @@ def fluxes(z, h, qx, qy, qx_new, qy_new, n, n_uniform, n0, active, ts, dt, dx, d
         qn_ = _face_flux(qold, qprev, qnext, zc, hc, z[i + 1, j], hs, nc, ns, dt, 1.0 / dy, theta, hmin,
                          open_bc, s_min, fr_max)
         qy_new[i, j] = qn_
-        if not abs(qn_) <= v_max * max(hc, hs):
+        if not abs(qn_) <= v_max * (hc if hc > hs else hs):
             cuda.atomic.min(stats, (slot, BAD), float64(i * nx + j))
 
 
@@ -202,7 +202,8 @@ def continuity(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, tile
     stride = NT // 2
     while stride > 0:
         if tid < stride:
-            s_hmax[tid] = max(s_hmax[tid], s_hmax[tid + stride])
+            if s_hmax[tid + stride] > s_hmax[tid]:
+                s_hmax[tid] = s_hmax[tid + stride]
             s_out[tid] += s_out[tid + stride]
             s_clip[tid] += s_clip[tid + stride]
             s_wet[tid] += s_wet[tid + stride]
@@ -243,8 +244,8 @@ def update_active(tile_stamp, stamp, forced, active, qx, qy, qx2, qy2, ts, stats
                 a = True
     if active[ty, tx] and not a:
         ny, nx = qx.shape
-        for i in range(ty * ts, min(ty * ts + ts, ny)):
-            for j in range(tx * ts, min(tx * ts + ts, nx)):
+        for i in range(ty * ts, ty * ts + ts if ty * ts + ts < ny else ny):
+            for j in range(tx * ts, tx * ts + ts if tx * ts + ts < nx else nx):
                 qx[i, j] = 0.0
                 qy[i, j] = 0.0
                 qx2[i, j] = 0.0
@@ -280,7 +281,9 @@ def impose_stage(z, h, rows, cols, stage_m, area, total):  # pragma: no cover - 
         return
     i = rows[k]
     j = cols[k]
-    hn = max(stage_m - z[i, j], 0.0)
+    hn = stage_m - z[i, j]
+    if hn < 0.0:
+        hn = 0.0
     cuda.atomic.add(total, 0, (hn - h[i, j]) * area)
     h[i, j] = hn
 

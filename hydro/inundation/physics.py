@@ -3,6 +3,8 @@
 These are plain Python functions (no decorator). Each backend compiles them for its target:
 the CPU kernels with ``numba.njit(inline="always")``, the CUDA kernels with
 ``numba.cuda.jit(device=True)``, so the backends differ in how they run, not in what they compute.
+The builtins ``max``/``min`` are spelled out as conditional
+expressions: numba's star-argument overload of ``max`` does not compile for every CUDA target.
 Functions that need a target-specific helper (the bit reinterpretation behind the fast inverse
 cube root) are built by a ``make_*`` factory that receives the helper.
 
@@ -57,7 +59,7 @@ def make_face_flux(inv_cbrt):
         if lv and rv:
             etal = zl + hl
             etar = zr + hr
-            hf = max(etal, etar) - max(zl, zr)
+            hf = (etal if etal > etar else etar) - (zl if zl > zr else zr)
             if hf <= hmin:
                 return 0.0
             nf = 0.5 * (nl + nr)
@@ -115,7 +117,8 @@ def outflow_factor(h, qe, qw, qs, qn, dt, dx, dy):
     Each face has one donor cell (the one it flows out of) and only the donor's factor scales it,
     so the limiter is race-free and exactly conservative, and depths cannot go negative.
     """
-    out = dt * (dy * (max(qe, 0.0) + max(-qw, 0.0)) + dx * (max(qs, 0.0) + max(-qn, 0.0)))
+    out = dt * (dy * ((qe if qe > 0.0 else 0.0) + (-qw if qw < 0.0 else 0.0))
+                 + dx * ((qs if qs > 0.0 else 0.0) + (-qn if qn < 0.0 else 0.0)))
     avail = h * dx * dy
     if out > avail and out > 0.0:
         return avail / out
@@ -136,7 +139,7 @@ def record_cell(i, j, hn, qe, qw, qs, qn, dt, t_new, hmin, h_arrival, h_vel,
     """
     if not hn > hmin:
         return False
-    hv_ = max(hn, h_vel)
+    hv_ = hn if hn > h_vel else h_vel
     u = 0.5 * (qe + qw) / hv_
     v = 0.5 * (qs + qn) / hv_
     sp = math.sqrt(u * u + v * v)
