@@ -77,129 +77,122 @@ def save_block_edges(qy, ts, top_old, bot_old):  # pragma: no cover - numba
             bot_old[ty, j] = qy[i1, j] if i1 < ny else 0.0
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _face_flux(q, q_prev, q_next, zl, hl, zr, hr, nl, nr, dt, inv_dx, theta, hmin, open_bc, s_min, fr_max):
     """New unit discharge at one face (Bates et al. 2010 eq. 11; de Almeida et al. 2012 eq. 7).
 
-    The result is capped at Froude number ``fr_max``: the local-inertial equations drop advection
-    and are only meant for subcritical flow (Bates et al. 2010 sect. 5; de Almeida & Bates 2013,
-    WRR 49:4833), and on steep thin sheet flow the uncapped flux runs away.
+    Written without branches (selects only) so that the row loops calling it vectorise. A face
+    between a valid and an outside (NaN) cell carries free outflow at normal depth when
+    ``open_bc`` (a ghost cell of equal depth, lower by ``s_min * dx``), else nothing. The result is
+    capped at Froude number ``fr_max``: the local-inertial equations drop advection and are only
+    meant for subcritical flow (Bates et al. 2010 sect. 5; de Almeida & Bates 2013, WRR 49:4833);
+    on steep thin sheet flow the uncapped flux runs away.
     """
     lv = zl == zl
     rv = zr == zr
-    if lv and rv:
-        etal = zl + hl
-        etar = zr + hr
-        hf = max(etal, etar) - max(zl, zr)
-        if hf <= hmin:
-            return 0.0
-        nf = 0.5 * (nl + nr)
-        qth = theta * q + 0.5 * (1.0 - theta) * (q_prev + q_next)
-        r = _inv_cbrt(hf)
-        r3 = r * r * r
-        qn = (qth - G * hf * dt * (etar - etal) * inv_dx) / (1.0 + G * dt * nf * nf * abs(q) * r3 * r3 * r)
-        if qn * qn > fr_max * fr_max * G * hf * hf * hf:  # no sqrt unless the cap applies
-            cap = fr_max * hf * np.sqrt(G * hf)
-            qn = cap if qn > 0.0 else -cap
-        return qn
-    if lv == rv or not open_bc:
-        return 0.0
-    # free outflow through a valid/NaN face: normal depth, i.e. the water surface falls
-    # outward with slope s_min (a ghost cell of equal depth, lower by s_min * dx)
-    if lv:
-        hf = hl
-        sgn = 1.0
-        nf = nl
-    else:
-        hf = hr
-        sgn = -1.0
-        nf = nr
-    if hf <= hmin:
-        return 0.0
-    r = _inv_cbrt(hf)
+    inner = lv and rv
+    etal = zl + hl
+    etar = zr + hr
+    hf = max(etal, etar) - max(zl, zr)
+    hb = hl if lv else hr  # the valid side of a boundary face
+    sgn = 1.0 if lv else -1.0
+    wet_in = inner and hf > hmin
+    wet_bd = open_bc and (lv != rv) and hb > hmin
+    hx = hf if wet_in else (hb if wet_bd else 1.0)
+    nf = 0.5 * (nl + nr) if inner else (nl if lv else nr)
+    qth = theta * q + 0.5 * (1.0 - theta) * (q_prev + q_next)
+    num = (qth - G * hx * dt * (etar - etal) * inv_dx) if inner else (q + sgn * G * hx * dt * s_min)
+    r = _inv_cbrt(hx)
     r3 = r * r * r
-    qn = (q + sgn * G * hf * dt * s_min) / (1.0 + G * dt * nf * nf * abs(q) * r3 * r3 * r)
-    if qn * sgn < 0.0:
-        return 0.0
-    if qn * qn > fr_max * fr_max * G * hf * hf * hf:
-        cap = fr_max * hf * np.sqrt(G * hf)
-        qn = cap if qn > 0.0 else -cap
-    return qn
+    qn = num / (1.0 + G * dt * nf * nf * abs(q) * r3 * r3 * r)
+    cap = fr_max * hx * np.sqrt(G * hx)
+    qn = min(max(qn, -cap), cap)
+    qn = 0.0 if (wet_bd and qn * sgn < 0.0) else qn  # no inflow through a free-outflow edge
+    return qn if (wet_in or wet_bd) else 0.0
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, error_model="numpy")
 def compute_fluxes(z, h, qx, qy, n, n_uniform, n0, active, ts, top_old, bot_old,
                    dt, dx, dy, theta, hmin, open_bc, s_min, fr_max, v_max, blk_bad):  # pragma: no cover - numba
     """Update ``qx`` and ``qy`` in place on active tiles.
 
-    The theta weighting needs the *old* neighbour fluxes along the flux direction; rows of a tile
-    row are swept top-down and columns left-right, so the old values are carried in a scalar (x)
-    and a line buffer (y), and the rows beyond a tile row come from ``top_old`` / ``bot_old``.
-    A face velocity |q| / h_face above ``v_max`` (or a NaN) marks the cell in ``blk_bad``.
+    The theta weighting needs the *old* neighbour fluxes along the flux direction: each row's old
+    ``qx`` and ``qy`` are copied to line buffers before the row is updated, the old ``qy`` of the row
+    above is carried, and the rows beyond a tile row come from ``top_old`` / ``bot_old``. A closed
+    wall beyond a neighbour face takes no part in the weighting (q itself is used there), else it
+    would bleed flux out of the edge face of a steady flow. A face velocity |q| / h above
+    ``v_max`` (or a NaN) marks the tile row's first such cell in ``blk_bad``.
     """
     ny, nx = z.shape
     nty, ntx = active.shape
+    inv_dx = 1.0 / dx
+    inv_dy = 1.0 / dy
     for ty in prange(nty):
+        blk_bad[ty] = -1
+        any_active = False
+        for tx in range(ntx):
+            any_active = any_active or active[ty, tx]
+        if not any_active:
+            continue
         i0 = ty * ts
         i1 = min(i0 + ts, ny)
         above = top_old[ty].copy()  # old qy of the row above the current row
-        bad = -1
+        oldx = np.empty(nx, qx.dtype)
+        oldy = np.empty(nx, qy.dtype)
+        nviol = 0
         for i in range(i0, i1):
-            prev_done = False
-            qx_prev_old = 0.0
+            for j in range(nx):
+                oldx[j] = qx[i, j]
+                oldy[j] = qy[i, j]
             for tx in range(ntx):
                 if not active[ty, tx]:
-                    prev_done = False
                     continue
                 j0 = tx * ts
                 j1 = min(j0 + ts, nx)
-                if not prev_done:
-                    qx_prev_old = qx[i, j0 - 1] if j0 > 0 else 0.0
-                for j in range(j0, j1):
-                    zc = z[i, j]
-                    hc = h[i, j]
-                    nc = n0 if n_uniform else n[i, j]
-                    # x face (east)
-                    qold = qx[i, j]
-                    if j + 1 < nx:
-                        qnext = qx[i, j + 1]
-                        ne = n0 if n_uniform else n[i, j + 1]
-                        # a closed wall beyond a neighbour face takes no part in the theta weighting
-                        # (it would bleed flux out of the edge face of a steady flow): use q itself
-                        # (a wall face always carries exactly 0, so z is only looked at then)
+                # x faces (east of cell j), j = 0 .. nx-2
+                for j in range(j0, min(j1, nx - 1)):
+                    q = oldx[j]
+                    qp = oldx[j - 1] if j > 0 else 0.0
+                    qn = oldx[j + 1]
+                    if not open_bc:
+                        qp = q if (j == 0 or z[i, j - 1] != z[i, j - 1]) else qp
+                        qn = q if (j + 2 >= nx or z[i, j + 2] != z[i, j + 2]) else qn
+                    nl = n0 if n_uniform else n[i, j]
+                    nr = n0 if n_uniform else n[i, j + 1]
+                    hl = h[i, j]
+                    hr = h[i, j + 1]
+                    res = _face_flux(q, qp, qn, z[i, j], hl, z[i, j + 1], hr, nl, nr, dt, inv_dx, theta, hmin,
+                                     open_bc, s_min, fr_max)
+                    qx[i, j] = res
+                    nviol += 0 if abs(res) <= v_max * max(hl, hr) else 1
+                # y faces (south of cell (i, j)), i = 0 .. ny-2
+                if i + 1 < ny:
+                    for j in range(j0, j1):
+                        q = oldy[j]
+                        qp = above[j]
+                        qn = qy[i + 1, j] if i + 1 < i1 else bot_old[ty, j]
                         if not open_bc:
-                            if qx_prev_old == 0.0 and (j == 0 or z[i, j - 1] != z[i, j - 1]):
-                                qx_prev_old = qold
-                            if qnext == 0.0 and (j + 2 >= nx or z[i, j + 2] != z[i, j + 2]):
-                                qnext = qold
-                        qn_ = _face_flux(qold, qx_prev_old, qnext, zc, hc, z[i, j + 1], h[i, j + 1],
-                                         nc, ne, dt, 1.0 / dx, theta, hmin, open_bc, s_min, fr_max)
-                        qx[i, j] = qn_
-                        if bad < 0 and not abs(qn_) <= v_max * max(hc, h[i, j + 1]):
-                            bad = i * nx + j
-                    qx_prev_old = qold
-                    # y face (south)
-                    qold = qy[i, j]
-                    if i + 1 < ny:
-                        qnext = qy[i + 1, j] if i + 1 < i1 else bot_old[ty, j]
-                        ns = n0 if n_uniform else n[i + 1, j]
-                        qprev = above[j]
-                        if not open_bc:
-                            if qprev == 0.0 and (i == 0 or z[i - 1, j] != z[i - 1, j]):
-                                qprev = qold
-                            if qnext == 0.0 and (i + 2 >= ny or z[i + 2, j] != z[i + 2, j]):
-                                qnext = qold
-                        qn_ = _face_flux(qold, qprev, qnext, zc, hc, z[i + 1, j], h[i + 1, j],
-                                         nc, ns, dt, 1.0 / dy, theta, hmin, open_bc, s_min, fr_max)
-                        qy[i, j] = qn_
-                        if bad < 0 and not abs(qn_) <= v_max * max(hc, h[i + 1, j]):
-                            bad = i * nx + j
-                    above[j] = qold
-                prev_done = True
-        blk_bad[ty] = bad
+                            qp = q if (i == 0 or z[i - 1, j] != z[i - 1, j]) else qp
+                            qn = q if (i + 2 >= ny or z[i + 2, j] != z[i + 2, j]) else qn
+                        nl = n0 if n_uniform else n[i, j]
+                        nr = n0 if n_uniform else n[i + 1, j]
+                        hl = h[i, j]
+                        hr = h[i + 1, j]
+                        res = _face_flux(q, qp, qn, z[i, j], hl, z[i + 1, j], hr, nl, nr, dt, inv_dy, theta, hmin,
+                                         open_bc, s_min, fr_max)
+                        qy[i, j] = res
+                        nviol += 0 if abs(res) <= v_max * max(hl, hr) else 1
+            above, oldy = oldy, above
+        if nviol > 0:  # rare: find the first offending cell
+            for i in range(i0, min(i1, ny - 1)):
+                for j in range(nx - 1):
+                    if not (abs(qx[i, j]) <= v_max * max(h[i, j], h[i, j + 1])) or \
+                            not (abs(qy[i, j]) <= v_max * max(h[i, j], h[i + 1, j])):
+                        if blk_bad[ty] < 0:
+                            blk_bad[ty] = i * nx + j
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, error_model="numpy")
 def limit_outflow(z, h, qx, qy, active, ts, dt, dx, dy):  # pragma: no cover - numba
     """Scale the outgoing fluxes of a cell that would lose more water than it holds.
 
@@ -238,7 +231,7 @@ def limit_outflow(z, h, qx, qy, active, ts, dt, dx, dy):  # pragma: no cover - n
                             qy[i - 1, j] = qn * f
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, error_model="numpy")
 def update_depth(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, tile_valid, tile_edge, rain_all, ts, dt, dx, dy, t_new,
                  hmin, h_arrival, h_vel,
                  max_h, max_speed, max_hv, arrival, duration, t_max,
