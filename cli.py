@@ -269,7 +269,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                    output_interval_s=args.output_interval, summary_json=args.summary_json,
                    runoff_coefficient=args.runoff_coefficient, loss_mm_per_h=args.loss, alpha=args.alpha,
                    dtype="float64" if args.float64 else "float32", start_time=args.start_time,
-                   checkpoint=args.checkpoint, hot_start=args.hot_start, progress=not args.quiet, say=_say)
+                   checkpoint=args.checkpoint, hot_start=args.hot_start, progress=not args.quiet, say=_say,
+                   backend=args.backend)
     return 0
 
 
@@ -309,6 +310,9 @@ def _add_simulate_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--checkpoint", default=None, help="save the state here at every output time (.npz)")
     s.add_argument("--hot-start", default=None, help="resume from a checkpoint written with the same inputs")
     s.add_argument("--quiet", action="store_true", help="no progress line on stderr")
+    s.add_argument("--backend", default="auto", choices=["auto", "cpu", "cuda"],
+                   help="where the steps run: auto (a usable CUDA GPU, else the CPU with a notice), cpu, or "
+                   "cuda (exit 2 without a GPU); same physics (default auto)")
     s.set_defaults(func=cmd_simulate)
 
 

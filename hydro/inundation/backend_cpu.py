@@ -62,6 +62,12 @@ class CpuBackend:
         K.update_active(s.tile_wet, s.forced, s.active, s.qx, s.qy, ts)
         return float(s.tile_vol.sum())
 
+    def pull(self, names: tuple[str, ...] | None = None) -> None:
+        """Device -> host copy of state arrays: nothing to do, the CPU works on the host arrays."""
+
+    def push(self, names: tuple[str, ...] | None = None) -> None:
+        """Host -> device copy of state arrays: nothing to do on the CPU."""
+
     def max_depth(self) -> float:
         return float(K.max_wet_depth(self.s.h, self.s.z))
 

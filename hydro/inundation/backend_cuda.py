@@ -11,6 +11,8 @@ reduced on the device only when the water balance is recorded (``lazy_volume``).
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from gis.errors import BackendUnavailable
@@ -58,9 +60,6 @@ class CudaBackend:
         from . import core_cuda as C
 
         self.C, self.cuda = C, cuda
-        ts = state.tile_size
-        if ts % C.BX or ts % C.BY:
-            raise ValueError(f"tile_size {ts} must be a multiple of the CUDA block {C.BLOCK}")
         self.s = state
         self.dx, self.dy = float(dx), float(dy)
         self.theta, self.hmin, self.h_arrival, self.v_max = float(theta), float(hmin), float(h_arrival), float(v_max)
@@ -85,14 +84,22 @@ class CudaBackend:
         self.d["stats"] = to(stats)
         self.d["total"] = to(np.zeros(1))
         self._stats_host = np.zeros(C.NSTAT)
+        self.seconds = {"step": 0.0}  # wall time of the steps, the one read back included
 
     # ------------------------------------------------------------------ host <-> device
     def pull(self, names: tuple[str, ...] | None = None) -> None:
         """Copy device arrays into the host :class:`State` (all per-cell arrays when ``names`` is None)."""
-        names = names or ("h", "qx", "qy", *ACCUMULATORS, "active", "tile_wet")
+        names = names or ("h", "qx", "qy", *ACCUMULATORS, "active", "tile_wet", "tile_vol")
+        s = self.s
         for k in names:
             if k == "tile_wet":
-                self.s.tile_wet[:] = self.d["tile_stamp"].copy_to_host() == self._stamp
+                s.tile_wet[:] = self.d["tile_stamp"].copy_to_host() == self._stamp
+            elif k == "tile_vol":  # only the CPU keeps it; filled so that a checkpoint suits both
+                ts = s.tile_size
+                nty, ntx = s.tile_vol.shape
+                v = np.zeros((nty * ts, ntx * ts))
+                v[:s.h.shape[0], :s.h.shape[1]] = np.where(np.isnan(s.z), 0.0, s.h) * (self.dx * self.dy)
+                s.tile_vol[:] = v.reshape(nty, ts, ntx, ts).sum(axis=(1, 3))
             else:
                 self.d[k].copy_to_host(getattr(self.s, k))
 
@@ -179,6 +186,7 @@ class CudaBackend:
         self.push(("rain",))
 
     def step(self, dt: float, t_new: float, rain0: float, rain_all: bool) -> StepStats:
+        t0 = time.perf_counter()
         C, d, s = self.C, self.d, self.s
         g, b = self._grid, self._block
         ts = s.tile_size
@@ -202,6 +210,7 @@ class CudaBackend:
                                              d["qy"], d["qx_new"], d["qy_new"], ts, d["stats"], slot)
         st = d["stats"][slot].copy_to_host(self._stats_host)  # the one read back per step
         self._slot = 1 - slot
+        self.seconds["step"] += time.perf_counter() - t0
         bad = st[C.BAD]
         return StepStats(hmax=float(st[C.HMAX]), volume_m3=float("nan"), outflow_m3=float(st[C.OUTFLOW]),
                          clipped_m3=float(st[C.CLIPPED]), wet_cells=int(st[C.WET]),

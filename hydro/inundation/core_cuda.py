@@ -3,8 +3,8 @@
 The formulas are those of :mod:`hydro.inundation.physics` (Bates, Horritt & Fewtrell 2010,
 J. Hydrol. 387:33-45; de Almeida, Bates, Freer & Souvignet 2012, WRR 48:W05528), compiled here
 as CUDA device functions; these kernels only say how the grid is walked. One thread per padded
-cell, in blocks of ``BLOCK`` threads that never straddle a tile, so a block of an inactive (dry)
-tile returns at once and the work follows the wet area as on the CPU.
+cell, in blocks of ``BLOCK`` threads; a thread of an inactive (dry) tile returns at once (a whole
+block when it lies inside one such tile), so the work follows the wet area as on the CPU.
 
 A time step is four launches on one stream and no host synchronisation:
 
@@ -64,9 +64,15 @@ _record_cell = cuda.jit(device=True)(physics.record_cell)
 
 
 @cuda.jit(device=True)
-def _block_tile_active(active, ts):
-    """Whether the tile under this block is active (a block lies inside one tile)."""
-    return active[(cuda.blockIdx.y * BY) // ts, (cuda.blockIdx.x * BX) // ts]
+def _block_skips(active, tile_valid, rain_all, ts):
+    """Whether this whole block lies inside one tile that is not computed (then it returns at once)."""
+    i0 = cuda.blockIdx.y * BY
+    j0 = cuda.blockIdx.x * BX
+    ti = i0 // ts
+    tj = j0 // ts
+    if ti != (i0 + BY - 1) // ts or tj != (j0 + BX - 1) // ts or ti >= active.shape[0] or tj >= active.shape[1]:
+        return False  # the block spans tiles (tile smaller than a block): decided per thread
+    return not (active[ti, tj] or (rain_all and tile_valid[ti, tj]))
 
 
 @cuda.jit
@@ -77,11 +83,9 @@ def fluxes(z, h, qx, qy, qx_new, qy_new, n, n_uniform, n0, active, ts, dt, dx, d
     A face velocity |q| / h above ``v_max`` (or a NaN) records the cell's flat index in
     ``stats[slot, BAD]`` (atomic min).
     """
-    if not _block_tile_active(active, ts):
-        return
     j, i = cuda.grid(2)
     ny, nx = z.shape
-    if i >= ny or j >= nx:
+    if i >= ny or j >= nx or not active[i // ts, j // ts]:
         return
     zc = z[i, j]
     hc = h[i, j]
@@ -119,11 +123,9 @@ def fluxes(z, h, qx, qy, qx_new, qy_new, n, n_uniform, n0, active, ts, dt, dx, d
 @cuda.jit
 def limit(z, h, qx, qy, active, ts, dt, dx, dy):  # pragma: no cover - compiled
     """Scale the outgoing fluxes of a cell that would lose more water than it holds (in place)."""
-    if not _block_tile_active(active, ts):
-        return
     j, i = cuda.grid(2)
     ny, nx = z.shape
-    if i < 1 or j < 1 or i >= ny - 1 or j >= nx - 1 or z[i, j] != z[i, j]:
+    if i < 1 or j < 1 or i >= ny - 1 or j >= nx - 1 or not active[i // ts, j // ts] or z[i, j] != z[i, j]:
         return
     qe = qx[i, j]
     qw = qx[i, j - 1]
@@ -150,10 +152,8 @@ def continuity(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, tile
     Every tile holding a valid cell is updated when ``rain_all`` (rain reaches dry tiles too),
     otherwise only active tiles. A wet cell writes ``stamp`` into its tile's ``tile_stamp``.
     """
-    ti = (cuda.blockIdx.y * BY) // ts
-    tj = (cuda.blockIdx.x * BX) // ts
-    if not (active[ti, tj] or (rain_all and tile_valid[ti, tj])):
-        return  # the whole block: it lies inside one tile
+    if _block_skips(active, tile_valid, rain_all, ts):
+        return  # the whole block, before any syncthreads
     s_hmax = cuda.shared.array(NT, float64)
     s_out = cuda.shared.array(NT, float64)
     s_clip = cuda.shared.array(NT, float64)
@@ -164,7 +164,10 @@ def continuity(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, tile
     outv = 0.0
     clip = 0.0
     wet = 0.0
-    if 1 <= i < ny - 1 and 1 <= j < nx - 1 and z[i, j] == z[i, j]:
+    ti = i // ts
+    tj = j // ts
+    if (1 <= i < ny - 1 and 1 <= j < nx - 1 and z[i, j] == z[i, j]
+            and (active[ti, tj] or (rain_all and tile_valid[ti, tj]))):
         qe = qx[i, j]
         qw = qx[i, j - 1]
         qs = qy[i, j]

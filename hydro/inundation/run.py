@@ -25,8 +25,10 @@ def simulate_files(dem_path: str, out_dir: str, duration_s: float, manning: str 
                    summary_json: str | None = None, runoff_coefficient: float = 1.0, loss_mm_per_h: float = 0.0,
                    alpha: float = 0.7, dtype: str = "float32", start_time: str | None = None,
                    checkpoint: str | None = None, hot_start: str | None = None, progress: bool = True,
-                   say: Callable[[str], None] = print) -> dict:
+                   say: Callable[[str], None] = print, backend: str = "cpu") -> dict:
     """Run the 2-D model from files and write the products into ``out_dir``; return the summary.
+
+    ``backend`` is "cpu", "cuda" or "auto" (see :class:`~hydro.inundation.simulation.Simulation`).
 
     Every input is read and checked before anything is written, so bad input leaves no output.
     """
@@ -60,12 +62,14 @@ def simulate_files(dem_path: str, out_dir: str, duration_s: float, manning: str 
     stages = read_hydrographs(stage, dem, "stage", start) if stage else []
     opts = SimulationOptions(alpha=alpha, dtype=dtype)
     sim = Simulation(dem.values, abs(t.a), abs(t.e), n, h0, rain=rain_f, inflows=inflows, stages=stages,
-                     boundary=boundary, options=opts, transform=t)
+                     boundary=boundary, options=opts, transform=t, backend=backend)
+    if sim.backend_notice:
+        say(sim.backend_notice)
     if hot_start:
         sim.load_checkpoint(hot_start)
         say(f"hot start from {hot_start} at t = {sim.t:g} s")
     say(f"2-D run: {sim.n_valid:,} cells at {abs(t.a):g} m, {duration_s:g} s, boundary {boundary}, "
-        f"{len(inflows)} inflow(s), {len(stages)} stage line(s), rain {'yes' if rain_f else 'no'}")
+        f"{len(inflows)} inflow(s), {len(stages)} stage line(s), rain {'yes' if rain_f else 'no'}, backend {sim.backend}")
     sim.run(duration_s, output_interval_s, progress=progress, checkpoint_path=checkpoint)
     write_products(sim, out_dir, t, dem.rio.crs, start_time, summary_json)
     s = sim.summary()

@@ -64,7 +64,9 @@ class Simulation:
     boundary : {"closed", "open"}
         Domain edges (and the edges of NaN holes): closed walls or free outflow at normal depth.
     options : SimulationOptions
-    backend : {"cpu"}
+    backend : {"cpu", "cuda", "auto"}
+        Where the steps run: numba on the CPU, numba-cuda on a GPU, or the GPU when one is usable
+        and the CPU otherwise (``backend_notice`` then says why). The physics is the same.
     transform : affine.Affine, optional
         Only used to name the location of an instability.
     """
@@ -107,8 +109,7 @@ class Simulation:
             raise InputError("initial_depth", "negative depth", "depths must be >= 0")
         if self.boundary not in ("closed", "open"):
             raise InputError("boundary", f"unknown boundary '{self.boundary}'", "use 'closed' or 'open'")
-        if self.backend != "cpu":
-            raise BackendUnavailable(f"backend '{self.backend}' is not available; use 'cpu'")
+        engine_cls, self.backend, self.backend_notice = _engine_class(self.backend)
         dtype = np.dtype(o.dtype)
         gridded = self.rain is not None and self.rain.gridded
         self.state = State.allocate(dem, np.broadcast_to(np.nan_to_num(depth), dem.shape), n, gridded,
@@ -120,12 +121,13 @@ class Simulation:
             if np.any(~valid[hg.rows, hg.cols]):
                 raise InputError(hg.name, "location is outside the domain (DEM nodata)", "move it onto valid cells")
             self.state.forced[(hg.rows + 1) // o.tile_size, (hg.cols + 1) // o.tile_size] = True
-        self.engine = CpuBackend(self.state, self.dx, self.dy, o.theta, o.hmin, o.h_arrival, o.v_max,
+        self.engine = engine_cls(self.state, self.dx, self.dy, o.theta, o.hmin, o.h_arrival, o.v_max,
                                  self.boundary == "open", o.outflow_slope, o.froude_max)
         self.t = 0.0
         self.steps = 0
         self.cell_updates = 0
         self.wall_seconds = 0.0
+        self._lazy_volume = getattr(self.engine, "lazy_volume", False)
         self.volume0 = self.engine.refresh()
         self.volume = self.volume0
         self.totals = dict(rain_m3=0.0, inflow_m3=0.0, stage_m3=0.0, outflow_m3=0.0, clipped_m3=0.0)
@@ -149,6 +151,7 @@ class Simulation:
             self._rain_sum = self._rain_rate * self.n_valid
             if self.state.rain.size > 1:
                 self.state.rain[:] = 0.0
+                self.engine.push(("rain",))
         else:
             # 2-byte codes: the scale keeps the peak at 60000 codes (relative step <= 2e-5)
             peak = float(np.nanmax(np.where(self.valid, net, 0.0)))
@@ -156,6 +159,7 @@ class Simulation:
             r = self.state.interior(self.state.rain)
             r[:] = np.where(self.valid, np.rint(net / scale), 0).astype(np.uint16)
             self.engine.rain_scale = scale
+            self.engine.push(("rain",))
             self._rain_rate = 0.0
             self._rain_sum = float(r.sum(dtype=np.float64)) * scale
 
@@ -186,7 +190,8 @@ class Simulation:
         self.totals["rain_m3"] += self._rain_sum * dt * self.area
         self.totals["outflow_m3"] += st.outflow_m3
         self.totals["clipped_m3"] += st.clipped_m3
-        self.volume = st.volume_m3
+        if not self._lazy_volume:
+            self.volume = st.volume_m3
         self._hmax = st.hmax
         self.wet_fraction = st.wet_cells / self.n_valid
         if st.bad_cell >= 0:
@@ -194,6 +199,7 @@ class Simulation:
         return dt
 
     def _instability(self, flat: int) -> None:
+        self.engine.pull(("h",))
         NX = self.state.h.shape[1]
         i, j = divmod(flat, NX)
         h = float(self.state.h[i, j])
@@ -218,9 +224,12 @@ class Simulation:
 
     def _record(self, snapshot: bool) -> None:
         tt = self.totals
+        if self._lazy_volume:  # the CUDA backend reduces the stored volume only here
+            self.volume = self.engine.stored_volume()
         self.balance_rows.append((self.t, tt["rain_m3"], tt["inflow_m3"], tt["stage_m3"], tt["outflow_m3"],
                                   self.volume, self.error_m3()))
         if snapshot:
+            self.engine.pull(("h",))
             self.snapshots.append((self.t, self.state.interior(self.state.h).astype(np.float32)))
 
     def run(self, duration_s: float, output_interval_s: float | None = None, progress: bool = False,
@@ -248,6 +257,7 @@ class Simulation:
             self._record(snapshot=output_interval_s is not None)
             if checkpoint_path is not None and self.t < duration_s - 1e-9:
                 self.save_checkpoint(checkpoint_path)
+        self.engine.pull()  # the running outputs (max depth, arrival, ...) back on the host
         self.wall_seconds += time.perf_counter() - t0
         if bar:
             bar.close()
@@ -258,6 +268,7 @@ class Simulation:
         """Write the full state (arrays, time, totals, outputs so far) to an ``.npz`` file atomically."""
         from gis.atomic import atomic_path
 
+        self.engine.pull()
         arrays = {f"s_{k}": v for k, v in self.state.arrays().items()}
         scal = np.array([self.t, self.steps, self.cell_updates, self.volume0, self.volume, self._hmax,
                          *[self.totals[k] for k in sorted(self.totals)]])
@@ -287,6 +298,7 @@ class Simulation:
         self.snapshots = [(float(t), s) for t, s in zip(d["snap_t"], d["snaps"])]
         self.balance_rows = [tuple(r) for r in d["balance"]]
         self._rain_k = -2
+        self.engine.push()
         return self
 
     # ------------------------------------------------------------------ results
@@ -306,6 +318,26 @@ class Simulation:
             "storage_m3": self.volume,
             "initial_storage_m3": self.volume0,
         }
+
+
+def _engine_class(name: str) -> tuple[type, str, str]:
+    """The backend class for ``name`` ("cpu", "cuda" or "auto"), the name it runs as, and a notice.
+
+    "auto" takes CUDA when numba-cuda imports and a GPU answers, else the CPU with a one-line
+    notice; "cuda" without a usable GPU raises :class:`BackendUnavailable`.
+    """
+    if name == "cpu":
+        return CpuBackend, "cpu", ""
+    if name not in ("cuda", "auto"):
+        raise InputError("backend", f"unknown backend '{name}'", "use cpu, cuda or auto")
+    from .backend_cuda import CudaBackend, cuda_usable
+
+    ok, why = cuda_usable()
+    if ok:
+        return CudaBackend, "cuda", ""
+    if name == "cuda":
+        raise BackendUnavailable(f"--backend cuda: {why}; use --backend cpu or auto")
+    return CpuBackend, "cpu", f"note: no usable CUDA GPU ({why}); running on the CPU"
 
 
 class _Progress:

@@ -1,0 +1,202 @@
+"""CUDA backend of the 2-D solver: same results as the CPU backend, and a clear backend choice.
+
+Without a GPU the kernels run in numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``, which must be
+set before ``numba.cuda`` is imported, hence a subprocess) on tiny grids: the simulator runs every
+CUDA thread as a Python thread. Tests marked ``gpu`` need a real device and skip without one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import cli
+
+try:
+    from tests.test_inundation_cli import write_tif
+except ImportError:  # tests/ as rootdir-less module path
+    from test_inundation_cli import write_tif
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Runs in the simulator: three small cases through Simulation on both backends; prints JSON.
+SIM_SCRIPT = textwrap.dedent(r"""
+    import json, sys
+    import numpy as np
+    from hydro.inundation import Hydrograph, Rain, Simulation, SimulationOptions
+
+    sys.setswitchinterval(1e-5)  # the simulator's block manager busy-waits on its threads
+
+    def case(name):
+        yy, xx = np.mgrid[0:7, 0:7]
+        if name == "closed":  # water column, inflow, stage line, rain and a nodata hole in a closed box
+            dem = 1.0 + 0.03 * xx + 0.05 * np.sin(yy)
+            dem[4:6, 4:6] = np.nan
+            kw = dict(initial_depth=np.where((xx < 3) & (yy < 3), 1.0, 0.0), boundary="closed", manning=0.04,
+                      inflows=[Hydrograph("in", np.array([2, 3]), np.array([6, 6]),
+                                          np.array([0.0, 100.0]), np.array([2.0, 8.0]))],
+                      stages=[Hydrograph("sea", np.arange(7), np.zeros(7, int),
+                                         np.array([0.0, 100.0]), np.array([1.3, 1.6]))],
+                      rain=Rain(np.array([0.0]), np.array([30.0])))
+        else:  # "open": gridded rain and varying n on a tilted plane, free outflow
+            dem = 2.0 - 0.02 * xx - 0.01 * yy
+            rate = np.stack([200.0 + 30 * xx, 50.0 + 0 * xx]).astype(float)
+            kw = dict(rain=Rain(np.array([0.0, 30.0]), rate), boundary="open",
+                      manning=0.03 + 0.002 * yy, initial_depth=0.02)
+        return dem, kw
+
+    out = {}
+    for name in sys.argv[1:]:
+        dem, kw = case(name)
+        res = {}
+        for backend in ("cpu", "cuda"):
+            opts = SimulationOptions(tile_size=4, h_arrival=0.05)
+            sim = Simulation(dem, 20.0, 20.0, options=opts, backend=backend, **kw)
+            sim.run(40.0, output_interval_s=20.0)
+            s = sim.state
+            res[backend] = dict(
+                backend=sim.backend, steps=sim.steps, t=sim.t,
+                max_h=np.nan_to_num(s.interior(s.max_h)).tolist(),
+                arrival=np.nan_to_num(s.interior(s.arrival), nan=-1).tolist(),
+                max_speed=s.interior(s.max_speed).tolist(),
+                depth_end=sim.snapshots[-1][1].tolist(), n_snap=len(sim.snapshots),
+                balance=[list(r) for r in sim.balance_rows],
+                volume_error=sim.volume_error_relative())
+        out[name] = res
+    print("JSON" + json.dumps(out))
+""")
+
+
+
+def _in_simulator(*cases: str) -> dict:
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1", PYTHONPATH=str(ROOT))
+    p = subprocess.run([sys.executable, "-c", SIM_SCRIPT, *cases], cwd=ROOT, env=env, capture_output=True,
+                       text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-3000:]
+    line = next(ln for ln in p.stdout.splitlines() if ln.startswith("JSON"))
+    return json.loads(line[4:])
+
+
+@pytest.fixture(scope="module")
+def simulated():
+    return _in_simulator("closed", "open")
+
+
+@pytest.mark.parametrize("name", ["closed", "open"])
+def test_simulator_matches_cpu(simulated, name):
+    """Max depth within 1 mm or 1e-4 relative, arrival within one output interval, same balance."""
+    cpu, gpu = simulated[name]["cpu"], simulated[name]["cuda"]
+    assert gpu["backend"] == "cuda" and cpu["backend"] == "cpu"
+    assert gpu["steps"] == cpu["steps"] and gpu["n_snap"] == cpu["n_snap"] == 3
+    a, b = np.array(cpu["max_h"]), np.array(gpu["max_h"])
+    assert a.max() > 0.02  # something happened
+    assert np.all(np.abs(a - b) <= np.maximum(1e-3, 1e-4 * np.abs(a)))
+    np.testing.assert_allclose(gpu["depth_end"], cpu["depth_end"], atol=1e-3)
+    np.testing.assert_allclose(gpu["max_speed"], cpu["max_speed"], atol=1e-3, rtol=1e-3)
+    ta, tb = np.array(cpu["arrival"]), np.array(gpu["arrival"])
+    assert np.array_equal(ta < 0, tb < 0)
+    assert np.all(np.abs(ta - tb) <= 20.0)
+    # the water balance (rain, inflow, stage, outflow, storage) agrees row by row, and closes
+    ba, bb = np.array(cpu["balance"]), np.array(gpu["balance"])
+    np.testing.assert_allclose(bb[:, :6], ba[:, :6], rtol=1e-4, atol=1e-3)
+    assert gpu["volume_error"] < 1e-5
+
+
+def test_cuda_without_gpu_is_exit_2(tmp_path, capsys):
+    from hydro.inundation.backend_cuda import cuda_usable
+
+    if cuda_usable()[0]:
+        pytest.skip("a CUDA device is present")
+    write_tif(tmp_path / "dem.tif", 10.0 - 0.05 * np.mgrid[0:8, 0:8][1])
+    rc = cli.main(["simulate", "--dem", str(tmp_path / "dem.tif"), "--duration", "60", "--out", str(tmp_path / "o"),
+                   "--backend", "cuda", "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2
+    assert len(err) == 1 and "cuda" in err[0] and "Traceback" not in err[0]
+    assert not (tmp_path / "o").exists()  # no partial outputs
+
+
+def test_auto_falls_back_to_cpu_with_a_notice(tmp_path, capsys):
+    from hydro.inundation.backend_cuda import cuda_usable
+
+    if cuda_usable()[0]:
+        pytest.skip("a CUDA device is present")
+    write_tif(tmp_path / "dem.tif", 10.0 - 0.05 * np.mgrid[0:8, 0:8][1])
+    rc = cli.main(["simulate", "--dem", str(tmp_path / "dem.tif"), "--duration", "60", "--initial-depth", "0.2",
+                   "--out", str(tmp_path / "o"), "--backend", "auto", "--quiet",
+                   "--summary-json", str(tmp_path / "s.json")])
+    out = capsys.readouterr()
+    assert rc == 0
+    notes = [ln for ln in (out.out + out.err).splitlines() if "no usable CUDA GPU" in ln]
+    assert len(notes) == 1 and "running on the CPU" in notes[0]
+    assert json.loads((tmp_path / "s.json").read_text())["backend"] == "cpu"
+
+
+def test_unknown_backend_is_an_input_error():
+    from gis.errors import InputError
+    from hydro.inundation import Simulation
+
+    with pytest.raises(InputError, match="cpu, cuda or auto"):
+        Simulation(np.zeros((4, 4)), 1.0, 1.0, backend="opencl")
+
+
+# ----------------------------------------------------------------------------- real GPU
+def _gpu() -> bool:
+    from hydro.inundation.backend_cuda import cuda_usable
+
+    return cuda_usable()[0] and os.environ.get("NUMBA_ENABLE_CUDASIM") != "1"
+
+
+gpu = pytest.mark.skipif("not _gpu()", reason="needs a CUDA GPU")
+
+
+@pytest.mark.gpu
+@gpu
+def test_gpu_matches_cpu_on_a_dam_break():
+    """On the device: a 300 x 200 dam break with rain, open edges, 10 min; both backends agree."""
+    from hydro.inundation import Rain, Simulation
+
+    yy, xx = np.mgrid[0:300, 0:200]
+    dem = 0.002 * xx + 0.3 * np.sin(yy / 17.0) * np.cos(xx / 23.0)
+    dem[140:160, 90:110] = np.nan
+    h0 = np.where(xx < 40, 1.5, 0.0)
+    rain = Rain(np.array([0.0, 300.0]), np.array([50.0, 0.0]))
+    res = {}
+    for backend in ("cpu", "cuda"):
+        sim = Simulation(dem, 5.0, 5.0, manning=0.035, initial_depth=h0, rain=rain, boundary="open",
+                         backend=backend)
+        sim.run(600.0, output_interval_s=60.0)
+        assert sim.backend == backend
+        res[backend] = sim
+    a, b = (res[k].state.interior(res[k].state.max_h) for k in ("cpu", "cuda"))
+    assert np.all(np.abs(a - b) <= np.maximum(1e-3, 1e-4 * np.abs(a)))
+    ta, tb = (res[k].state.interior(res[k].state.arrival) for k in ("cpu", "cuda"))
+    assert np.array_equal(np.isnan(ta), np.isnan(tb))
+    assert np.nanmax(np.abs(ta - tb)) <= 60.0
+    assert res["cuda"].volume_error_relative() < 1e-5
+
+
+@pytest.mark.gpu
+@gpu
+def test_gpu_validation_cases():
+    """On the device: the CPU solver's validation suite, with every Simulation on the CUDA backend."""
+    code = textwrap.dedent("""
+        import sys, pytest
+        from hydro.inundation.simulation import Simulation
+        post_init = Simulation.__post_init__
+        def on_cuda(self):
+            self.backend = "cuda" if self.backend == "cpu" else self.backend
+            post_init(self)
+        Simulation.__post_init__ = on_cuda
+        sys.exit(pytest.main(["-q", "-x", "-p", "no:cacheprovider", "tests/test_inundation_validation.py"]))
+    """)
+    p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=1800)
+    print(p.stdout[-2000:])
+    assert p.returncode == 0, p.stdout[-4000:]
