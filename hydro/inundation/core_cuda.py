@@ -58,7 +58,7 @@ NT = BX * BY
 _inv_cbrt = cuda.jit(device=True)(physics.make_inv_cbrt(_as_int64, _as_float64))
 _face_flux = cuda.jit(device=True)(physics.make_face_flux(_inv_cbrt))
 _wall_neighbour = cuda.jit(device=True)(physics.wall_neighbour)
-_outflow_factor = cuda.jit(device=True)(physics.outflow_factor)
+_outgoing_volume = cuda.jit(device=True)(physics.make_outgoing_volume(cuda.jit(device=True)(physics.select_max)))
 _new_depth = cuda.jit(device=True)(physics.new_depth)
 _record_cell = cuda.jit(device=True)(physics.record_cell)
 
@@ -131,8 +131,10 @@ def limit(z, h, qx, qy, active, ts, dt, dx, dy):  # pragma: no cover - compiled
     qw = qx[i, j - 1]
     qs = qy[i, j]
     qn = qy[i - 1, j]
-    f = _outflow_factor(h[i, j], qe, qw, qs, qn, dt, dx, dy)
-    if f < 1.0:
+    out = _outgoing_volume(qe, qw, qs, qn, dt, dx, dy)
+    avail = h[i, j] * dx * dy
+    if out > avail and out > 0.0:
+        f = avail / out
         if qe > 0.0:
             qx[i, j] = qe * f
         if qw < 0.0:

@@ -8,6 +8,9 @@ expressions: numba's star-argument overload of ``max`` does not compile for ever
 Functions that need a target-specific helper (the bit reinterpretation behind the fast inverse
 cube root) are built by a ``make_*`` factory that receives the helper.
 
+numba's on-disk cache keys a kernel on its own file only: after editing this file, touch
+``core_inertial.py`` (or delete ``hydro/inundation/__pycache__``) so the CPU kernels recompile.
+
 Method: Bates, Horritt & Fewtrell (2010), "A simple inertial formulation of the shallow water
 equations for efficient two-dimensional flood inundation modelling", J. Hydrol. 387, 33-45
 (continuity eq. 5, semi-implicit Manning friction eq. 11, face depth max(eta) - max(z)); flux
@@ -48,52 +51,36 @@ def make_face_flux(inv_cbrt):
 
         ``q`` is the old flux at the face, ``q_prev`` / ``q_next`` the old fluxes of the faces
         before and after it along the flow direction; ``l`` / ``r`` are the cells on either side
-        (``z`` NaN outside the domain). The result is capped at Froude number ``fr_max``: the
-        local-inertial equations drop advection and are only meant for subcritical flow (Bates et
-        al. 2010 sect. 5; de Almeida & Bates 2013), and on steep thin sheet flow the uncapped flux
-        runs away. A face between a valid and an outside cell is closed, or with ``open_bc`` a
-        free outflow at normal depth (water-surface slope ``s_min``).
+        (``z`` NaN outside the domain). Written without branches (selects only) so that the CPU
+        row loops calling it vectorise and GPU warps do not diverge. A face between a valid and an
+        outside cell carries free outflow at normal depth when ``open_bc`` (a ghost cell of equal
+        depth, lower by ``s_min * dx``), else nothing. The result is capped at Froude number
+        ``fr_max``: the local-inertial equations drop advection and are only meant for subcritical
+        flow (Bates et al. 2010 sect. 5; de Almeida & Bates 2013, WRR 49:4833); on steep thin sheet
+        flow the uncapped flux runs away. A NaN flux stays NaN (the caller reports it).
         """
         lv = zl == zl
         rv = zr == zr
-        if lv and rv:
-            etal = zl + hl
-            etar = zr + hr
-            hf = (etal if etal > etar else etar) - (zl if zl > zr else zr)
-            if hf <= hmin:
-                return 0.0
-            nf = 0.5 * (nl + nr)
-            qth = theta * q + 0.5 * (1.0 - theta) * (q_prev + q_next)
-            r = inv_cbrt(hf)
-            r3 = r * r * r
-            qn = (qth - G * hf * dt * (etar - etal) * inv_dx) / (1.0 + G * dt * nf * nf * abs(q) * r3 * r3 * r)
-            if qn * qn > fr_max * fr_max * G * hf * hf * hf:  # no sqrt unless the cap applies
-                cap = fr_max * hf * math.sqrt(G * hf)
-                qn = cap if qn > 0.0 else -cap
-            return qn
-        if lv == rv or not open_bc:
-            return 0.0
-        # free outflow through a valid/outside face: normal depth, i.e. the water surface falls
-        # outward with slope s_min (a ghost cell of equal depth, lower by s_min * dx)
-        if lv:
-            hf = hl
-            sgn = 1.0
-            nf = nl
-        else:
-            hf = hr
-            sgn = -1.0
-            nf = nr
-        if hf <= hmin:
-            return 0.0
-        r = inv_cbrt(hf)
+        inner = lv and rv
+        etal = zl + hl
+        etar = zr + hr
+        hf = (etal if etal > etar else etar) - (zl if zl > zr else zr)
+        hb = hl if lv else hr  # the valid side of a boundary face
+        sgn = 1.0 if lv else -1.0
+        wet_in = inner and hf > hmin
+        wet_bd = open_bc and (lv != rv) and hb > hmin
+        hx = hf if wet_in else (hb if wet_bd else 1.0)
+        nf = 0.5 * (nl + nr) if inner else (nl if lv else nr)
+        qth = theta * q + 0.5 * (1.0 - theta) * (q_prev + q_next)
+        num = (qth - G * hx * dt * (etar - etal) * inv_dx) if inner else (q + sgn * G * hx * dt * s_min)
+        r = inv_cbrt(hx)
         r3 = r * r * r
-        qn = (q + sgn * G * hf * dt * s_min) / (1.0 + G * dt * nf * nf * abs(q) * r3 * r3 * r)
-        if qn * sgn < 0.0:
-            return 0.0
-        if qn * qn > fr_max * fr_max * G * hf * hf * hf:
-            cap = fr_max * hf * math.sqrt(G * hf)
-            qn = cap if qn > 0.0 else -cap
-        return qn
+        qn = num / (1.0 + G * dt * nf * nf * abs(q) * r3 * r3 * r)
+        cap = fr_max * hx * math.sqrt(G * hx)
+        qn = -cap if qn < -cap else qn
+        qn = cap if qn > cap else qn
+        qn = 0.0 if (wet_bd and qn * sgn < 0.0) else qn  # no inflow through a free-outflow edge
+        return qn if (wet_in or wet_bd) else 0.0
 
     return face_flux
 
@@ -106,23 +93,29 @@ def wall_neighbour(q_nb, q, beyond_outside):
     carries exactly 0, so ``beyond_outside`` (the cell past the neighbour face is outside the
     domain) only matters then.
     """
-    if q_nb == 0.0 and beyond_outside:
-        return q
-    return q_nb
+    return q if beyond_outside else q_nb
 
 
-def outflow_factor(h, qe, qw, qs, qn, dt, dx, dy):
-    """Factor (<= 1) on the outgoing fluxes of a cell that would lose more water than it holds.
+def make_outgoing_volume(fmax):
+    """Build ``outgoing_volume`` around the target's ``fmax(a, b)`` (the CPU's builtin ``max`` is
+    twice as fast here as a select; CUDA takes :func:`select_max`)."""
 
-    Each face has one donor cell (the one it flows out of) and only the donor's factor scales it,
-    so the limiter is race-free and exactly conservative, and depths cannot go negative.
-    """
-    out = dt * (dy * ((qe if qe > 0.0 else 0.0) + (-qw if qw < 0.0 else 0.0))
-                 + dx * ((qs if qs > 0.0 else 0.0) + (-qn if qn < 0.0 else 0.0)))
-    avail = h * dx * dy
-    if out > avail and out > 0.0:
-        return avail / out
-    return 1.0
+    def outgoing_volume(qe, qw, qs, qn, dt, dx, dy):
+        """Volume (m3) a cell sends out through its four faces in one step.
+
+        The limiter scales a cell's outgoing fluxes by ``h dx dy / out`` when this exceeds what it
+        holds. Each face has one donor cell (the one it flows out of) and only the donor's factor
+        scales it, so the limiter is race-free and exactly conservative, and depths cannot go
+        negative.
+        """
+        return dt * (dy * (fmax(qe, 0.0) + fmax(-qw, 0.0)) + dx * (fmax(qs, 0.0) + fmax(-qn, 0.0)))
+
+    return outgoing_volume
+
+
+def select_max(a, b):
+    """max(a, b) as a select."""
+    return a if a > b else b
 
 
 def new_depth(h, qe, qw, qs, qn, rain_m_per_s, dt, inv_dx, inv_dy):
