@@ -59,7 +59,7 @@ class CpuBackend:
         pad[:NY, :NX] = wet
         s.tile_wet[:] = pad.reshape(s.active.shape[0], ts, s.active.shape[1], ts).any(axis=(1, 3))
         s.active[:] = True
-        K.update_active(s.tile_wet, s.forced, s.active, s.qx, s.qy, ts)
+        K.update_active(s.tile_wet, s.forced, s.tile_valid, s.active, s.qx, s.qy, ts)
         return float(s.tile_vol.sum())
 
     def pull(self, names: tuple[str, ...] | None = None) -> None:
@@ -95,7 +95,7 @@ class CpuBackend:
                        10.0 * self.hmin, s.max_h, s.max_speed, s.max_hv, s.arrival, s.duration, s.t_max,
                        s.tile_wet, s.tile_vol, b["hmax"], b["vol"], b["out"], b["clip"], self._blk_wet, self._blk_bad)
         t3 = clock()
-        n_active = K.update_active(s.tile_wet, s.forced, s.active, s.qx, s.qy, ts)
+        n_active = K.update_active(s.tile_wet, s.forced, s.tile_valid, s.active, s.qx, s.qy, ts)
         sec = self.seconds
         sec["flux"] += t1 - t0
         sec["limit"] += t2 - t1

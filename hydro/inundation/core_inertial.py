@@ -30,9 +30,9 @@ from llvmlite import ir
 from numba import njit, prange, types
 from numba.extending import intrinsic
 
-G = 9.80665
-# float64 bit pattern that makes (MAGIC - bits(x) / 3) a first guess of x^(-1/3) (Lomont-style)
-INV_CBRT_MAGIC = 0x553F09FC49D9B000
+from . import physics
+
+G = physics.G
 
 
 @intrinsic
@@ -51,17 +51,14 @@ def _as_float64(typingctx, i):
     return types.float64(types.int64), codegen
 
 
-@njit(cache=True, inline="always")
-def _inv_cbrt(x):
-    """x^(-1/3) for x > 0: a bit-pattern first guess and three division-free Newton steps.
-
-    Relative error <= 1e-9 for 1e-8 <= x <= 1e4; libm's cbrt took two thirds of the flux
-    kernel's time.
-    """
-    r = _as_float64(INV_CBRT_MAGIC - _as_int64(x) // 3)
-    for _ in range(3):
-        r = r * (4.0 - x * r * r * r) * (1.0 / 3.0)
-    return r
+# The formulas live in physics.py, shared with the CUDA kernels (core_cuda.py); inlined here.
+# libm's cbrt took two thirds of the flux kernel's time, hence the bit-pattern inverse cube root.
+_inv_cbrt = njit(cache=True, inline="always")(physics.make_inv_cbrt(_as_int64, _as_float64))
+_face_flux = njit(cache=True, inline="always", error_model="numpy")(physics.make_face_flux(_inv_cbrt))
+_wall_neighbour = njit(cache=True, inline="always")(physics.wall_neighbour)
+_outgoing_volume = njit(cache=True, inline="always")(physics.make_outgoing_volume(max))
+_new_depth = njit(cache=True, inline="always")(physics.new_depth)
+_record_cell = njit(cache=True, inline="always")(physics.record_cell)
 
 
 @njit(cache=True, parallel=True)
@@ -75,40 +72,6 @@ def save_block_edges(qy, ts, top_old, bot_old):  # pragma: no cover - numba
         for j in range(nx):
             top_old[ty, j] = qy[i0 - 1, j] if i0 > 0 else 0.0
             bot_old[ty, j] = qy[i1, j] if i1 < ny else 0.0
-
-
-@njit(cache=True, inline="always", error_model="numpy")
-def _face_flux(q, q_prev, q_next, zl, hl, zr, hr, nl, nr, dt, inv_dx, theta, hmin, open_bc, s_min, fr_max):
-    """New unit discharge at one face (Bates et al. 2010 eq. 11; de Almeida et al. 2012 eq. 7).
-
-    Written without branches (selects only) so that the row loops calling it vectorise. A face
-    between a valid and an outside (NaN) cell carries free outflow at normal depth when
-    ``open_bc`` (a ghost cell of equal depth, lower by ``s_min * dx``), else nothing. The result is
-    capped at Froude number ``fr_max``: the local-inertial equations drop advection and are only
-    meant for subcritical flow (Bates et al. 2010 sect. 5; de Almeida & Bates 2013, WRR 49:4833);
-    on steep thin sheet flow the uncapped flux runs away.
-    """
-    lv = zl == zl
-    rv = zr == zr
-    inner = lv and rv
-    etal = zl + hl
-    etar = zr + hr
-    hf = max(etal, etar) - max(zl, zr)
-    hb = hl if lv else hr  # the valid side of a boundary face
-    sgn = 1.0 if lv else -1.0
-    wet_in = inner and hf > hmin
-    wet_bd = open_bc and (lv != rv) and hb > hmin
-    hx = hf if wet_in else (hb if wet_bd else 1.0)
-    nf = 0.5 * (nl + nr) if inner else (nl if lv else nr)
-    qth = theta * q + 0.5 * (1.0 - theta) * (q_prev + q_next)
-    num = (qth - G * hx * dt * (etar - etal) * inv_dx) if inner else (q + sgn * G * hx * dt * s_min)
-    r = _inv_cbrt(hx)
-    r3 = r * r * r
-    qn = num / (1.0 + G * dt * nf * nf * abs(q) * r3 * r3 * r)
-    cap = fr_max * hx * np.sqrt(G * hx)
-    qn = min(max(qn, -cap), cap)
-    qn = 0.0 if (wet_bd and qn * sgn < 0.0) else qn  # no inflow through a free-outflow edge
-    return qn if (wet_in or wet_bd) else 0.0
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
@@ -155,8 +118,8 @@ def compute_fluxes(z, h, qx, qy, n, n_uniform, n0, active, ts, top_old, bot_old,
                     qp = oldx[j - 1] if j > 0 else 0.0
                     qn = oldx[j + 1]
                     if not open_bc:
-                        qp = q if (j == 0 or z[i, j - 1] != z[i, j - 1]) else qp
-                        qn = q if (j + 2 >= nx or z[i, j + 2] != z[i, j + 2]) else qn
+                        qp = _wall_neighbour(qp, q, j == 0 or z[i, j - 1] != z[i, j - 1])
+                        qn = _wall_neighbour(qn, q, j + 2 >= nx or z[i, j + 2] != z[i, j + 2])
                     nl = n0 if n_uniform else n[i, j]
                     nr = n0 if n_uniform else n[i, j + 1]
                     hl = h[i, j]
@@ -172,8 +135,8 @@ def compute_fluxes(z, h, qx, qy, n, n_uniform, n0, active, ts, top_old, bot_old,
                         qp = above[j]
                         qn = qy[i + 1, j] if i + 1 < i1 else bot_old[ty, j]
                         if not open_bc:
-                            qp = q if (i == 0 or z[i - 1, j] != z[i - 1, j]) else qp
-                            qn = q if (i + 2 >= ny or z[i + 2, j] != z[i + 2, j]) else qn
+                            qp = _wall_neighbour(qp, q, i == 0 or z[i - 1, j] != z[i - 1, j])
+                            qn = _wall_neighbour(qn, q, i + 2 >= ny or z[i + 2, j] != z[i + 2, j])
                         nl = n0 if n_uniform else n[i, j]
                         nr = n0 if n_uniform else n[i + 1, j]
                         hl = h[i, j]
@@ -217,7 +180,7 @@ def limit_outflow(z, h, qx, qy, active, ts, dt, dx, dy):  # pragma: no cover - n
                     qw = qx[i, j - 1]
                     qs = qy[i, j]
                     qn = qy[i - 1, j]
-                    out = dt * (dy * (max(qe, 0.0) + max(-qw, 0.0)) + dx * (max(qs, 0.0) + max(-qn, 0.0)))
+                    out = _outgoing_volume(qe, qw, qs, qn, dt, dx, dy)
                     avail = h[i, j] * dx * dy
                     if out > avail and out > 0.0:
                         f = avail / out
@@ -280,7 +243,7 @@ def update_depth(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, ti
                     qs = qy[i, j]
                     qn = qy[i - 1, j]
                     r = rain0 if rain_uniform else rain[i, j] * rain_scale
-                    hn = h[i, j] + dt * ((qw - qe) * inv_dx + (qn - qs) * inv_dy + r)
+                    hn = _new_depth(h[i, j], qe, qw, qs, qn, r, dt, inv_dx, inv_dy)
                     # boundary outflow: faces whose other side is outside the domain
                     if edge:
                         if z[i, j + 1] != z[i, j + 1]:
@@ -302,24 +265,10 @@ def update_depth(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, ti
                     tv += hn * area
                     if hn > hmax:
                         hmax = hn
-                    if hn > hmin:
+                    if _record_cell(i, j, hn, qe, qw, qs, qn, dt, t_new, hmin, h_arrival, h_vel,
+                                    max_h, max_speed, max_hv, arrival, duration, t_max):
                         wet = True
                         nwet += 1
-                        hv_ = max(hn, h_vel)
-                        u = 0.5 * (qe + qw) / hv_
-                        v = 0.5 * (qs + qn) / hv_
-                        sp = np.sqrt(u * u + v * v)
-                        if sp > max_speed[i, j]:
-                            max_speed[i, j] = sp
-                        if sp * hn > max_hv[i, j]:
-                            max_hv[i, j] = sp * hn
-                        if hn > max_h[i, j]:
-                            max_h[i, j] = hn
-                            t_max[i, j] = t_new
-                        if hn >= h_arrival:
-                            duration[i, j] += dt
-                            if arrival[i, j] != arrival[i, j]:
-                                arrival[i, j] = t_new
             tile_wet[ty, tx] = wet
             tile_vol[ty, tx] = tv
             vol += tv
@@ -332,8 +281,9 @@ def update_depth(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, ti
 
 
 @njit(cache=True)
-def update_active(tile_wet, forced, active, qx, qy, ts):  # pragma: no cover - numba
-    """Active = wet or forced, dilated by one tile; zero the fluxes of tiles that fall dry.
+def update_active(tile_wet, forced, tile_valid, active, qx, qy, ts):  # pragma: no cover - numba
+    """Active = wet or forced, dilated by one tile, and holding a valid cell; zero the fluxes of
+    tiles that fall dry.
 
     Returns the number of active tiles.
     """
@@ -349,6 +299,7 @@ def update_active(tile_wet, forced, active, qx, qy, ts):  # pragma: no cover - n
                     xx = tx + dx_
                     if 0 <= yy < nty and 0 <= xx < ntx and (tile_wet[yy, xx] or forced[yy, xx]):
                         a = True
+            a = a and tile_valid[ty, tx]
             if active[ty, tx] and not a:
                 for i in range(ty * ts, min(ty * ts + ts, ny)):
                     for j in range(tx * ts, min(tx * ts + ts, nx)):
