@@ -131,6 +131,7 @@ class CudaBackend:
         for a in range(3):
             for b in range(3):
                 act |= src[a:a + nty, b:b + ntx]
+        act &= s.tile_valid
         for ty, tx in zip(*np.nonzero(~act)):
             s.qx[ty * ts:(ty + 1) * ts, tx * ts:(tx + 1) * ts] = 0.0
             s.qy[ty * ts:(ty + 1) * ts, tx * ts:(tx + 1) * ts] = 0.0
@@ -206,8 +207,8 @@ class CudaBackend:
                            self.dx, self.dy, float(t_new), self.hmin, self.h_arrival, 10.0 * self.hmin,
                            d["max_h"], d["max_speed"], d["max_hv"], d["arrival"], d["duration"], d["t_max"],
                            d["tile_stamp"], self._stamp, d["stats"], slot)
-        C.update_active[self._tgrid, C.BLOCK](d["tile_stamp"], self._stamp, d["forced"], d["active"], d["qx"],
-                                             d["qy"], d["qx_new"], d["qy_new"], ts, d["stats"], slot)
+        C.update_active[self._tgrid, C.BLOCK](d["tile_stamp"], self._stamp, d["forced"], d["tile_valid"], d["active"],
+                                             d["qx"], d["qy"], d["qx_new"], d["qy_new"], ts, d["stats"], slot)
         st = d["stats"][slot].copy_to_host(self._stats_host)  # the one read back per step
         self._slot = 1 - slot
         self.seconds["step"] += time.perf_counter() - t0

@@ -226,8 +226,9 @@ def continuity(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, tile
 
 
 @cuda.jit
-def update_active(tile_stamp, stamp, forced, active, qx, qy, qx2, qy2, ts, stats, slot):  # pragma: no cover
-    """Active = wet or forced, dilated by one tile; zero both flux buffers of tiles that fall dry.
+def update_active(tile_stamp, stamp, forced, tile_valid, active, qx, qy, qx2, qy2, ts, stats, slot):  # pragma: no cover
+    """Active = wet or forced, dilated by one tile, and holding a valid cell; zero both flux buffers
+    of tiles that fall dry.
 
     Counts active tiles into ``stats[slot, ACTIVE]`` and clears the other row of ``stats`` for the
     next step.
@@ -247,6 +248,7 @@ def update_active(tile_stamp, stamp, forced, active, qx, qy, qx2, qy2, ts, stats
             xx = tx + dx_
             if 0 <= yy < nty and 0 <= xx < ntx and (tile_stamp[yy, xx] == stamp or forced[yy, xx]):
                 a = True
+    a = a and tile_valid[ty, tx]
     if active[ty, tx] and not a:
         ny, nx = qx.shape
         for i in range(ty * ts, ty * ts + ts if ty * ts + ts < ny else ny):
