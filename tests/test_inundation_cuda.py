@@ -19,12 +19,19 @@ import pytest
 
 import cli
 
-try:
-    from tests.test_inundation_cli import write_tif
-except ImportError:  # tests/ as rootdir-less module path
-    from test_inundation_cli import write_tif
-
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def write_dem(path: Path) -> Path:
+    """An 8 x 8 tilted-plane GeoTIFF (rasterio imported here: the GPU image may lack it)."""
+    rasterio = pytest.importorskip("rasterio")
+    from rasterio.transform import from_origin
+
+    dem = (10.0 - 0.05 * np.mgrid[0:8, 0:8][1]).astype("float32")
+    with rasterio.open(path, "w", driver="GTiff", height=8, width=8, count=1, dtype="float32", crs="EPSG:4549",
+                       transform=from_origin(500000.0, 3350000.0, 10.0, 10.0), nodata=-9999.0) as ds:
+        ds.write(dem, 1)
+    return path
 
 # Runs in the simulator: three small cases through Simulation on both backends; prints JSON.
 SIM_SCRIPT = textwrap.dedent(r"""
@@ -114,7 +121,7 @@ def test_cuda_without_gpu_is_exit_2(tmp_path, capsys):
 
     if cuda_usable()[0]:
         pytest.skip("a CUDA device is present")
-    write_tif(tmp_path / "dem.tif", 10.0 - 0.05 * np.mgrid[0:8, 0:8][1])
+    write_dem(tmp_path / "dem.tif")
     rc = cli.main(["simulate", "--dem", str(tmp_path / "dem.tif"), "--duration", "60", "--out", str(tmp_path / "o"),
                    "--backend", "cuda", "--quiet"])
     err = capsys.readouterr().err.strip().splitlines()
@@ -128,7 +135,7 @@ def test_auto_falls_back_to_cpu_with_a_notice(tmp_path, capsys):
 
     if cuda_usable()[0]:
         pytest.skip("a CUDA device is present")
-    write_tif(tmp_path / "dem.tif", 10.0 - 0.05 * np.mgrid[0:8, 0:8][1])
+    write_dem(tmp_path / "dem.tif")
     rc = cli.main(["simulate", "--dem", str(tmp_path / "dem.tif"), "--duration", "60", "--initial-depth", "0.2",
                    "--out", str(tmp_path / "o"), "--backend", "auto", "--quiet",
                    "--summary-json", str(tmp_path / "s.json")])
