@@ -192,6 +192,44 @@ def test_gpu_matches_cpu_on_a_dam_break():
 
 @pytest.mark.gpu
 @gpu
+def test_gpu_matches_cpu_on_the_sample():
+    """On the device: the sample case (30 m), 50-year design storm on the grid, 3 h, free outflow.
+
+    Maximum depth within 1 mm or 1e-4 relative, arrival times within one output interval (600 s).
+    """
+    pytest.importorskip("rasterio")
+    from gis.case import load_case
+    from hydro.inundation import Rain, Simulation
+    from hydro.rainfall import design_storm
+
+    case = load_case(ROOT / "data_samples" / "dongguanxi")
+    df = design_storm(case.design_storms, "50y")
+    rain = Rain(np.arange(len(df)) * 3600.0, df.iloc[:, 0].to_numpy(float))
+    n = np.where(np.isfinite(case.manning.values) & (case.manning.values > 0), case.manning.values, 0.05)
+    t = case.dem.rio.transform()
+    res = {}
+    for backend in ("cpu", "cuda"):
+        sim = Simulation(case.dem.values, abs(t.a), abs(t.e), n, 0.0, rain=rain, boundary="open", backend=backend)
+        sim.run(3 * 3600.0, output_interval_s=600.0)
+        res[backend] = sim
+    cpu, gpu = res["cpu"].state, res["cuda"].state
+    a, b = cpu.interior(cpu.max_h), gpu.interior(gpu.max_h)
+    valid = np.isfinite(case.dem.values)
+    assert a[valid].max() > 0.5
+    err = np.abs(a - b)[valid]
+    tol = np.maximum(1e-3, 1e-4 * np.abs(a[valid]))
+    print(f"max depth: max |cpu - cuda| = {err.max():.2e} m; cells beyond tolerance: {(err > tol).sum()}")
+    assert np.all(err <= tol)
+    ta, tb = cpu.interior(cpu.arrival)[valid], gpu.interior(gpu.arrival)[valid]
+    print(f"arrival: flooded cells cpu {np.isfinite(ta).sum()}, cuda {np.isfinite(tb).sum()}; "
+          f"max |dt| = {np.nanmax(np.abs(ta - tb)):.0f} s")
+    assert np.array_equal(np.isnan(ta), np.isnan(tb))
+    assert np.nanmax(np.abs(ta - tb)) <= 600.0
+    assert abs(res["cuda"].volume_error_relative()) < 1e-5
+
+
+@pytest.mark.gpu
+@gpu
 def test_gpu_validation_cases():
     """On the device: the CPU solver's validation suite, with every Simulation on the CUDA backend."""
     code = textwrap.dedent("""
