@@ -12,6 +12,7 @@ reduced on the device only when the water balance is recorded (``lazy_volume``).
 from __future__ import annotations
 
 import time
+import warnings
 
 import numpy as np
 
@@ -59,6 +60,13 @@ class CudaBackend:
 
         from . import core_cuda as C
 
+        try:  # small launches (tiles, points) are fine; numba-cuda would warn about occupancy
+            from numba.core.errors import NumbaPerformanceWarning
+
+            warnings.simplefilter("ignore", NumbaPerformanceWarning)
+        except ImportError:  # pragma: no cover - numba-cuda without numba's errors module
+            pass
+
         self.C, self.cuda = C, cuda
         self.s = state
         self.dx, self.dy = float(dx), float(dy)
@@ -83,7 +91,7 @@ class CudaBackend:
         stats[:, C.BAD] = C.NO_BAD
         self.d["stats"] = to(stats)
         self.d["total"] = to(np.zeros(1))
-        self._stats_host = np.zeros(C.NSTAT)
+        self._stats_host = cuda.pinned_array((2, C.NSTAT))  # page-locked: a faster read back
         self.seconds = {"step": 0.0}  # wall time of the steps, the one read back included
 
     # ------------------------------------------------------------------ host <-> device
@@ -209,7 +217,7 @@ class CudaBackend:
                            d["tile_stamp"], self._stamp, d["stats"], slot)
         C.update_active[self._tgrid, C.BLOCK](d["tile_stamp"], self._stamp, d["forced"], d["tile_valid"], d["active"],
                                              d["qx"], d["qy"], d["qx_new"], d["qy_new"], ts, d["stats"], slot)
-        st = d["stats"][slot].copy_to_host(self._stats_host)  # the one read back per step
+        st = d["stats"].copy_to_host(self._stats_host)[slot]  # the one read back per step
         self._slot = 1 - slot
         self.seconds["step"] += time.perf_counter() - t0
         bad = st[C.BAD]

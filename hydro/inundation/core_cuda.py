@@ -75,7 +75,7 @@ def _block_skips(active, tile_valid, rain_all, ts):
     return not (active[ti, tj] or (rain_all and tile_valid[ti, tj]))
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def fluxes(z, h, qx, qy, qx_new, qy_new, n, n_uniform, n0, active, ts, dt, dx, dy, theta, hmin,
            open_bc, s_min, fr_max, v_max, stats, slot):  # pragma: no cover - compiled
     """New fluxes of the east and south faces of every cell of an active tile (old -> new buffers).
@@ -120,7 +120,7 @@ def fluxes(z, h, qx, qy, qx_new, qy_new, n, n_uniform, n0, active, ts, dt, dx, d
             cuda.atomic.min(stats, (slot, BAD), float64(i * nx + j))
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def limit(z, h, qx, qy, active, ts, dt, dx, dy):  # pragma: no cover - compiled
     """Scale the outgoing fluxes of a cell that would lose more water than it holds (in place)."""
     j, i = cuda.grid(2)
@@ -145,7 +145,7 @@ def limit(z, h, qx, qy, active, ts, dt, dx, dy):  # pragma: no cover - compiled
             qy[i - 1, j] = qn * f
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def continuity(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, tile_valid, rain_all, ts, dt,
                dx, dy, t_new, hmin, h_arrival, h_vel, max_h, max_speed, max_hv, arrival, duration, t_max,
                tile_stamp, stamp, stats, slot):  # pragma: no cover - compiled
@@ -225,7 +225,7 @@ def continuity(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, tile
             cuda.atomic.add(stats, (slot, WET), s_wet[0])
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def update_active(tile_stamp, stamp, forced, tile_valid, active, qx, qy, qx2, qy2, ts, stats, slot):  # pragma: no cover
     """Active = wet or forced, dilated by one tile, and holding a valid cell; zero both flux buffers
     of tiles that fall dry.
@@ -262,7 +262,7 @@ def update_active(tile_stamp, stamp, forced, tile_valid, active, qx, qy, qx2, qy
         cuda.atomic.add(stats, (slot, ACTIVE), 1.0)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def add_point_volume(h, rows, cols, volume_per_cell, area, total):  # pragma: no cover - compiled
     """Add ``volume_per_cell`` (m3, may be negative) to each listed cell; the volume moved goes to total[0].
 
@@ -280,7 +280,7 @@ def add_point_volume(h, rows, cols, volume_per_cell, area, total):  # pragma: no
     cuda.atomic.add(total, 0, dh * area)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def impose_stage(z, h, rows, cols, stage_m, area, total):  # pragma: no cover - compiled
     """Set the water level of boundary cells to ``stage_m`` (never below the bed); volume added to total[0]."""
     k = cuda.grid(1)
@@ -295,7 +295,7 @@ def impose_stage(z, h, rows, cols, stage_m, area, total):  # pragma: no cover - 
     h[i, j] = hn
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def stored_volume(z, h, area, total):  # pragma: no cover - compiled
     """Sum of depth x area over valid cells into total[0] (float64, block-reduced)."""
     s = cuda.shared.array(NT, float64)

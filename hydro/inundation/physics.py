@@ -9,7 +9,8 @@ Functions that need a target-specific helper (the bit reinterpretation behind th
 cube root) are built by a ``make_*`` factory that receives the helper.
 
 numba's on-disk cache keys a kernel on its own file only: after editing this file, touch
-``core_inertial.py`` (or delete ``hydro/inundation/__pycache__``) so the CPU kernels recompile.
+``core_inertial.py`` and ``core_cuda.py`` (or delete ``hydro/inundation/__pycache__``) so the
+kernels recompile.
 
 Method: Bates, Horritt & Fewtrell (2010), "A simple inertial formulation of the shallow water
 equations for efficient two-dimensional flood inundation modelling", J. Hydrol. 387, 33-45
