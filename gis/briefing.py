@@ -125,11 +125,33 @@ def draw_north_arrow(ax) -> None:
                 arrowprops={"facecolor": "k", "width": 4, "headwidth": 11, "headlength": 10})
 
 
-def _base(ax, case, max_px: int = 1400, overlay=None):
-    """Hillshade with an optional ``(DataArray, rgba_function)`` overlay, drawn as ONE image.
+def plot_lines(ax, gdf, **kw) -> None:
+    """Draw the line geometries of ``gdf`` as one LineCollection.
 
-    One pre-composited RGBA image keeps a 300 dpi A3 page fast to render.
+    ``GeoDataFrame.plot`` redraws the whole figure on every call (draw_idle), which made the
+    one-page plans several times slower; a LineCollection draws once, with the figure.
     """
+    from matplotlib.collections import LineCollection
+
+    segs = []
+    for g in gdf.geometry:
+        if g is None or g.is_empty:
+            continue
+        for part in getattr(g, "geoms", [g]):
+            segs.append(np.asarray(part.coords)[:, :2])
+    if segs:
+        ax.add_collection(LineCollection(segs, colors=kw.pop("color", "k"), linewidths=kw.pop("lw", 1.0), **kw))
+
+
+_BASE_CACHE: dict = {}
+
+
+def _base_rgba(case, max_px: int, overlay):
+    """The composited hillshade (+ overlay) image and its extent, computed once per inputs."""
+    key = (id(case.dem), max_px, None if overlay is None else (id(overlay[0]), overlay[1]))
+    hit = _BASE_CACHE.get(key)
+    if hit is not None and hit[0] is case.dem and (overlay is None or hit[1] is overlay[0]):
+        return hit[2], hit[3]
     dem = _coarse(case.dem, max_px)
     res = abs(float(dem["x"][1] - dem["x"][0])) if dem.sizes["x"] > 1 else 1.0
     shade = hillshade(dem.values, res, res)
@@ -143,6 +165,17 @@ def _base(ax, case, max_px: int = 1400, overlay=None):
         a = top[..., 3:4]
         rgba[..., :3] = rgba[..., :3] * (1 - a) + top[..., :3] * a
     rgba[..., 3] = np.where(np.isfinite(shade), 1.0, 0.0)
+    _BASE_CACHE.clear()  # keep one entry: the pages of one briefing share it
+    _BASE_CACHE[key] = (case.dem, None if overlay is None else overlay[0], rgba, ext)
+    return rgba, ext
+
+
+def _base(ax, case, max_px: int = 1400, overlay=None):
+    """Hillshade with an optional ``(DataArray, rgba_function)`` overlay, drawn as ONE image.
+
+    One pre-composited RGBA image keeps a 300 dpi A3 page fast to render.
+    """
+    rgba, ext = _base_rgba(case, max_px, overlay)
     ax.imshow(rgba, extent=ext, interpolation="nearest", zorder=1)
     ax.set_xlim(ext[0], ext[1])
     ax.set_ylim(ext[2], ext[3])
@@ -151,15 +184,23 @@ def _base(ax, case, max_px: int = 1400, overlay=None):
     ax.ticklabel_format(style="plain", useOffset=False)
     rivers = getattr(case, "rivers", None)
     if rivers is not None and len(rivers):
-        rivers.plot(ax=ax, color="#3b7dd8", lw=0.8, zorder=3)
+        plot_lines(ax, rivers, color="#3b7dd8", lw=0.8, zorder=3)
     return ext
+
+
+_LAYER_CACHE: dict = {}
 
 
 def _inundation_layer(results: Results, name: str, max_px: int = 1400):
     inu = results.inundation
     if inu is None or name not in inu:
         return None
-    return _coarse(inu[name], max_px, "max")
+    key = (id(inu), name, max_px)
+    hit = _LAYER_CACHE.get(key)
+    if hit is None or hit[0] is not inu:  # the same layer for every page of one briefing
+        _LAYER_CACHE.clear()
+        hit = _LAYER_CACHE[key] = (inu, _coarse(inu[name], max_px, "max"))
+    return hit[1]
 
 
 def _depth_rgba(values: np.ndarray) -> np.ndarray:
@@ -271,10 +312,10 @@ def command_map(case, results: Results, out_dir: Path, report: BriefingReport, p
                         for c, lab in zip(reversed(HAZARD_COLOURS), reversed(HAZARD_LABELS))]
         roads = getattr(case, "roads", None)
         if roads is not None and len(roads):
-            roads.plot(ax=ax, color="#8c6d46", lw=0.6, zorder=3)
+            plot_lines(ax, roads, color="#8c6d46", lw=0.6, zorder=3)
             handles.append(Line2D([], [], color="#8c6d46", lw=1, label="道路"))
         if results.routes is not None and len(results.routes):
-            results.routes.to_crs(case.crs).plot(ax=ax, color="#1b7f2a", lw=1.8, zorder=5)
+            plot_lines(ax, results.routes.to_crs(case.crs), color="#1b7f2a", lw=1.8, zorder=5)
             handles.append(Line2D([], [], color="#1b7f2a", lw=2, label="转移路线"))
         shel = results.shelters if results.shelters is not None else getattr(case, "shelters", None)
         if shel is not None and len(shel):
@@ -490,7 +531,7 @@ def _small_map(ax, case, results, facts, row):
     depth = _inundation_layer(results, "max_depth_m", 700)
     _base(ax, case, max_px=700, overlay=None if depth is None else (depth, _depth_rgba))
     if r_sel is not None and len(r_sel):
-        r_sel.plot(ax=ax, color="#1b7f2a", lw=2, zorder=5)
+        plot_lines(ax, r_sel, color="#1b7f2a", lw=2, zorder=5)
     if s_sel is not None and len(s_sel):
         ax.scatter(s_sel.geometry.x, s_sel.geometry.y, marker="^", s=80, c="#1b7f2a", edgecolors="w", zorder=8)
         for _, r in s_sel.iterrows():
