@@ -37,16 +37,10 @@ sys.path.insert(0, str(ROOT))
 from hydro.inundation import Simulation, SimulationOptions  # noqa: E402
 from hydro.inundation.backend_cuda import cuda_usable  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_inundation import eggbox  # noqa: E402  (the same surface on both backends)
+
 BYTES_PER_CELL_UPDATE = 84
-
-
-def eggbox(n: int, dx: float = 5.0):
-    """The surface of bench_inundation.py: z = 2 sin(2 pi x / 100 m) sin(2 pi y / 100 m), level 3 m, a bump."""
-    yy, xx = np.mgrid[0:n, 0:n].astype(np.float32)
-    z = 2.0 * np.sin(2 * np.pi * xx * dx / 100.0) * np.sin(2 * np.pi * yy * dx / 100.0)
-    h = 3.0 - z
-    h[n // 2 - 20:n // 2 + 20, n // 2 - 20:n // 2 + 20] += 1.0
-    return z, h
 
 
 def copy_bandwidth(nbytes: int = 1 << 30, repeats: int = 20) -> float:
