@@ -45,6 +45,9 @@ class CpuBackend:
         self._blk_wet = np.zeros(nty, np.int64)
         self._blk_bad = np.zeros(nty, np.int64)
         self._flux_bad = np.zeros(nty, np.int64)
+        # active column spans per tile row (maximal runs of active tiles), rebuilt by update_active
+        self._spans = np.zeros(state.active.shape + (2,), np.int64)
+        self._nspan = np.zeros(nty, np.int64)
         self.rain_scale = 0.0  # m/s per code of the gridded rain array
         self.seconds = {"flux": 0.0, "limit": 0.0, "depth": 0.0, "tiles": 0.0}  # where the time goes
 
@@ -59,7 +62,7 @@ class CpuBackend:
         pad[:NY, :NX] = wet
         s.tile_wet[:] = pad.reshape(s.active.shape[0], ts, s.active.shape[1], ts).any(axis=(1, 3))
         s.active[:] = True
-        K.update_active(s.tile_wet, s.forced, s.tile_valid, s.active, s.qx, s.qy, ts)
+        K.update_active(s.tile_wet, s.forced, s.tile_valid, s.active, s.qx, s.qy, ts, self._spans, self._nspan)
         return float(s.tile_vol.sum())
 
     def pull(self, names: tuple[str, ...] | None = None) -> None:
@@ -81,21 +84,27 @@ class CpuBackend:
         s = self.s
         ts = s.tile_size
         clock = time.perf_counter
+        # every float scalar in the state's dtype: a Python float would promote float32 arithmetic to float64
+        f = s.h.dtype.type
+        f32 = np.float32
+        dt_, dx, dy, hmin = f(dt), f(self.dx), f(self.dy), f(self.hmin)
         t0 = clock()
-        K.save_block_edges(s.qy, ts, s.top_old, s.bot_old)
-        K.compute_fluxes(s.z, s.h, s.qx, s.qy, s.n, s.n.size == 1, float(s.n.flat[0]), s.active, ts,
-                         s.top_old, s.bot_old, dt, self.dx, self.dy, self.theta, self.hmin, self.open_bc, self.s_min,
-                         self.fr_max, self.v_max, self._flux_bad)
+        K.save_block_edges(s.qy, ts, self._spans, self._nspan, s.top_old, s.bot_old)
+        K.compute_fluxes(s.z, s.h, s.qx, s.qy, s.n, s.n.size == 1, self._spans, self._nspan, ts,
+                         s.top_old, s.bot_old, dt_, dx, dy, f(self.theta), hmin, self.open_bc, f(self.s_min),
+                         f(self.fr_max), f(self.v_max), self._flux_bad)
         t1 = clock()
-        K.limit_outflow(s.z, s.h, s.qx, s.qy, s.active, ts, dt, self.dx, self.dy)
+        K.limit_first_rows(s.z, s.h, s.qx, s.qy, self._spans, self._nspan, ts, dt_, dx, dy)
         t2 = clock()
         b = self._blk
-        K.update_depth(s.z, s.h, s.qx, s.qy, s.rain, s.rain.size == 1, rain0, self.rain_scale, s.active, s.tile_valid,
-                       s.tile_edge, rain_all, ts, dt, self.dx, self.dy, t_new, self.hmin, self.h_arrival,
-                       10.0 * self.hmin, s.max_h, s.max_speed, s.max_hv, s.arrival, s.duration, s.t_max,
-                       s.tile_wet, s.tile_vol, b["hmax"], b["vol"], b["out"], b["clip"], self._blk_wet, self._blk_bad)
+        K.update_depth(s.z, s.h, s.qx, s.qy, s.rain, s.rain.size == 1, f(rain0), f(self.rain_scale), s.active,
+                       s.tile_valid, s.tile_edge, rain_all, ts, dt_, dx, dy, f32(t_new), hmin, f(self.h_arrival),
+                       f(10.0 * self.hmin), s.max_h, s.max_speed, s.max_hv, s.arrival, s.duration, s.t_max,
+                       s.tile_wet, s.tile_vol, b["hmax"], b["vol"], b["out"], b["clip"], self._blk_wet, self._blk_bad,
+                       f(-1e-3))
         t3 = clock()
-        n_active = K.update_active(s.tile_wet, s.forced, s.tile_valid, s.active, s.qx, s.qy, ts)
+        n_active = K.update_active(s.tile_wet, s.forced, s.tile_valid, s.active, s.qx, s.qy, ts, self._spans,
+                                   self._nspan)
         sec = self.seconds
         sec["flux"] += t1 - t0
         sec["limit"] += t2 - t1

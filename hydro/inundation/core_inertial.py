@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 from llvmlite import ir
 from numba import njit, prange, types
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
 
 from . import physics
 
@@ -51,101 +51,238 @@ def _as_float64(typingctx, i):
     return types.float64(types.int64), codegen
 
 
-# The formulas live in physics.py, shared with the CUDA kernels (core_cuda.py); inlined here.
-# libm's cbrt took two thirds of the flux kernel's time, hence the bit-pattern inverse cube root.
-_inv_cbrt = njit(cache=True, inline="always")(physics.make_inv_cbrt(_as_int64, _as_float64))
-_face_flux = njit(cache=True, inline="always", error_model="numpy")(physics.make_face_flux(_inv_cbrt))
+@intrinsic
+def _as_int32(typingctx, x):
+    """Reinterpret the bits of a float32 as an int32 (no conversion)."""
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(32))
+    return types.int32(types.float32), codegen
+
+
+@intrinsic
+def _as_float32(typingctx, i):
+    """Reinterpret the bits of an int32 as a float32."""
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.FloatType())
+    return types.float32(types.int32), codegen
+
+
+# fastmath without 'nnan' / 'ninf': cells outside the domain are NaN and tested with z != z.
+# 'reassoc' only where no well-balanced difference is formed (it would let LLVM regroup
+# (zr + hr) - (zl + hl)); the depth pass needs it to vectorise its sums.
+FM_FLUX = {"contract", "arcp", "nsz", "afn"}
+FM_DEPTH = {"contract", "arcp", "nsz", "afn", "reassoc"}
+
+# The formulas live in physics.py, shared with the CUDA kernels (core_cuda.py); inlined here, once
+# per state dtype so that a float32 state computes in float32 (twice the SIMD width of float64).
+# libm's cbrt took two thirds of the flux kernel's time, hence the bit-pattern inverse cube roots.
+_inv_cbrt64 = njit(cache=True, inline="always")(physics.make_inv_cbrt(_as_int64, _as_float64))
+_inv_cbrt32 = njit(cache=True, inline="always")(physics.make_inv_cbrt32(_as_int32, _as_float32))
+_face_flux64 = njit(cache=True, inline="always", error_model="numpy")(physics.make_face_flux(_inv_cbrt64, np.float64))
+_face_flux32 = njit(cache=True, inline="always", error_model="numpy")(physics.make_face_flux(_inv_cbrt32, np.float32))
 _wall_neighbour = njit(cache=True, inline="always")(physics.wall_neighbour)
-_outgoing_volume = njit(cache=True, inline="always")(physics.make_outgoing_volume(max))
+_select_max = njit(cache=True)(physics.select_max)  # LLVM inlines it; numba-level inlining warns
+_outgoing_volume64 = njit(cache=True, inline="always")(physics.make_outgoing_volume(_select_max, np.float64))
+_outgoing_volume32 = njit(cache=True, inline="always")(physics.make_outgoing_volume(_select_max, np.float32))
 _new_depth = njit(cache=True, inline="always")(physics.new_depth)
-_record_cell = njit(cache=True, inline="always")(physics.record_cell)
+_cell_outputs = njit(cache=True, inline="always")(physics.cell_outputs)
+
+
+def _face_flux(q, qp, qn, zl, hl, zr, hr, nl, nr, dt, inv_dx, theta, hmin, open_bc, s_min, fr_max):
+    """Dispatch to the float32 or float64 build of :func:`physics.face_flux` (numba only)."""
+    raise NotImplementedError
+
+
+@overload(_face_flux, inline="always")
+def _face_flux_ov(q, qp, qn, zl, hl, zr, hr, nl, nr, dt, inv_dx, theta, hmin, open_bc, s_min, fr_max):
+    impl = _face_flux32 if hl == types.float32 else _face_flux64
+
+    def f(q, qp, qn, zl, hl, zr, hr, nl, nr, dt, inv_dx, theta, hmin, open_bc, s_min, fr_max):
+        return impl(q, qp, qn, zl, hl, zr, hr, nl, nr, dt, inv_dx, theta, hmin, open_bc, s_min, fr_max)
+    return f
+
+
+def _outgoing_volume(qe, qw, qs, qn, dt, dx, dy):
+    """Dispatch to the float32 or float64 build of :func:`physics.outgoing_volume` (numba only)."""
+    raise NotImplementedError
+
+
+@overload(_outgoing_volume, inline="always")
+def _outgoing_volume_ov(qe, qw, qs, qn, dt, dx, dy):
+    impl = _outgoing_volume32 if qe == types.float32 else _outgoing_volume64
+
+    def f(qe, qw, qs, qn, dt, dx, dy):
+        return impl(qe, qw, qs, qn, dt, dx, dy)
+    return f
+
+
+@njit(cache=True, inline="always", error_model="numpy", fastmath=FM_FLUX)
+def _flux_at(q, qp, qn, wall_p, wall_n, zl, hl, zr, hr, nl, nr, dt, inv_dx, theta, hmin, open_bc, s_min, fr_max):
+    return _face_flux(q, _wall_neighbour(qp, q, wall_p), _wall_neighbour(qn, q, wall_n), zl, hl, zr, hr, nl, nr,
+                      dt, inv_dx, theta, hmin, open_bc, s_min, fr_max)
 
 
 @njit(cache=True, parallel=True)
-def save_block_edges(qy, ts, top_old, bot_old):  # pragma: no cover - numba
-    """Copy the old ``qy`` rows just outside each tile row (needed by the theta weighting)."""
+def save_block_edges(qy, ts, spans, nspan, top_old, bot_old):  # pragma: no cover - numba
+    """Copy the old ``qy`` rows just outside each tile row (needed by the theta weighting), over the
+    active column spans of the tile row."""
     ny, nx = qy.shape
     nty = top_old.shape[0]
     for ty in prange(nty):
         i0 = ty * ts
         i1 = min(i0 + ts, ny)
-        for j in range(nx):
-            top_old[ty, j] = qy[i0 - 1, j] if i0 > 0 else 0.0
-            bot_old[ty, j] = qy[i1, j] if i1 < ny else 0.0
+        for s in range(nspan[ty]):
+            for j in range(spans[ty, s, 0], spans[ty, s, 1]):
+                top_old[ty, j] = qy[i0 - 1, j] if i0 > 0 else 0.0
+                bot_old[ty, j] = qy[i1, j] if i1 < ny else 0.0
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
-def compute_fluxes(z, h, qx, qy, n, n_uniform, n0, active, ts, top_old, bot_old,
+@njit(cache=True, inline="always", error_model="numpy", fastmath=FM_FLUX)
+def _limit_row(zr, hr, qxr, qys, qyn, fbuf, a, b, dt, dx, dy, one):
+    """Outflow limiter on cells ``a .. b-1`` of one row (``qys`` / ``qyn``: its south / north faces).
+
+    Each cell's factor (``h dx dy / out`` when it would send out more than it holds) goes to
+    ``fbuf``; then each face is scaled by its donor's factor. Race-free and exactly conservative
+    (see :func:`physics.make_outgoing_volume`); both loops are select-only and vectorise.
+    """
+    area = dx * dy
+    nlim = 0
+    for j in range(a, b):
+        out = _outgoing_volume(qxr[j], qxr[j - 1], qys[j], qyn[j], dt, dx, dy)
+        avail = hr[j] * area
+        zz = zr[j]
+        lim = (out > avail) & (out > 0.0) & (zz == zz)
+        f = avail / out
+        fbuf[j] = f if lim else one
+        nlim += 1 if lim else 0
+    if nlim == 0:
+        return
+    fbuf[a - 1] = one
+    fbuf[b] = one
+    for j in range(a - 1, b):
+        q = qxr[j]
+        qxr[j] = q * (fbuf[j] if q > 0.0 else fbuf[j + 1])
+    for j in range(a, b):
+        q = qys[j]
+        qys[j] = q * fbuf[j] if q > 0.0 else q
+        q = qyn[j]
+        qyn[j] = q * fbuf[j] if q < 0.0 else q
+
+
+@njit(cache=True, inline="always", error_model="numpy", fastmath=FM_FLUX)
+def _limit_row_spans(z, h, qx, qy, r, spans, nspan, ty, fbuf, dt, dx, dy, one):
+    ny, nx = z.shape
+    if r < 1 or r > ny - 2:
+        return
+    for s in range(nspan[ty]):
+        a = max(spans[ty, s, 0], 1)
+        b = min(spans[ty, s, 1], nx - 1)
+        if a < b:
+            _limit_row(z[r], h[r], qx[r], qy[r], qy[r - 1], fbuf, a, b, dt, dx, dy, one)
+
+
+@njit(cache=True, parallel=True, error_model="numpy", fastmath=FM_FLUX)
+def compute_fluxes(z, h, qx, qy, n, n_uniform, spans, nspan, ts, top_old, bot_old,
                    dt, dx, dy, theta, hmin, open_bc, s_min, fr_max, v_max, blk_bad):  # pragma: no cover - numba
-    """Update ``qx`` and ``qy`` in place on active tiles.
+    """Update ``qx`` and ``qy`` in place on the active column spans, then limit outflow.
 
-    The theta weighting needs the *old* neighbour fluxes along the flux direction: each row's old
-    ``qx`` and ``qy`` are copied to line buffers before the row is updated, the old ``qy`` of the row
-    above is carried, and the rows beyond a tile row come from ``top_old`` / ``bot_old``. A closed
-    wall beyond a neighbour face takes no part in the weighting (q itself is used there), else it
-    would bleed flux out of the edge face of a steady flow. A face velocity |q| / h above
-    ``v_max`` (or a NaN) marks the tile row's first such cell in ``blk_bad``.
+    Every float scalar must come in the arrays' dtype (the backend casts them), else a float32
+    state would compute in float64. The theta weighting needs the *old* neighbour fluxes along the
+    flux direction: each row's old ``qx`` and ``qy`` are copied to line buffers before the row is
+    updated, the old ``qy`` of the row above is carried, and the rows beyond a tile row come from
+    ``top_old`` / ``bot_old``. A closed wall beyond a neighbour face takes no part in the weighting
+    (q itself is used there), else it would bleed flux out of the edge face of a steady flow. A face
+    velocity |q| / h above ``v_max`` (or a NaN) marks the tile row's first such cell in ``blk_bad``.
+
+    The outflow limiter (:func:`_limit_row`) runs here one row behind the fluxes, once all four
+    faces of that row are final; the first row of each tile row, whose north faces belong to the
+    tile row above, is left to :func:`limit_first_rows`.
     """
     ny, nx = z.shape
-    nty, ntx = active.shape
-    inv_dx = 1.0 / dx
-    inv_dy = 1.0 / dy
+    nty = nspan.shape[0]
+    inv_dx = dt / dt / dx
+    inv_dy = dt / dt / dy
+    one = dt / dt
+    zero = dt - dt
+    closed = not open_bc
     for ty in prange(nty):
         blk_bad[ty] = -1
-        any_active = False
-        for tx in range(ntx):
-            any_active = any_active or active[ty, tx]
-        if not any_active:
+        ns = nspan[ty]
+        if ns == 0:
             continue
         i0 = ty * ts
         i1 = min(i0 + ts, ny)
         above = top_old[ty].copy()  # old qy of the row above the current row
-        oldx = np.empty(nx, qx.dtype)
-        oldy = np.empty(nx, qy.dtype)
+        oldx = np.zeros(nx, qx.dtype)
+        oldy = np.zeros(nx, qy.dtype)
+        fbuf = np.ones(nx + 1, qx.dtype)
+        nbuf = np.full(nx, n[0, 0])
         nviol = 0
         for i in range(i0, i1):
-            for j in range(nx):
-                oldx[j] = qx[i, j]
-                oldy[j] = qy[i, j]
-            for tx in range(ntx):
-                if not active[ty, tx]:
-                    continue
-                j0 = tx * ts
-                j1 = min(j0 + ts, nx)
-                # x faces (east of cell j), j = 0 .. nx-2
-                for j in range(j0, min(j1, nx - 1)):
+            zc = z[i]
+            hc = h[i]
+            qxr = qx[i]
+            qyr = qy[i]
+            nc = nbuf if n_uniform else n[i]
+            for s in range(ns):
+                for j in range(max(spans[ty, s, 0] - 1, 0), min(spans[ty, s, 1] + 1, nx)):
+                    oldx[j] = qxr[j]
+                    oldy[j] = qyr[j]
+            for s in range(ns):
+                a = spans[ty, s, 0]
+                b = spans[ty, s, 1]
+                # x faces (east of cell j), j = 0 .. nx-2; the two edge faces apart (no j-1 / j+2)
+                ja = a
+                jb = min(b, nx - 1)
+                if ja == 0:
+                    res = _flux_at(oldx[0], zero, oldx[1], closed, closed and zc[2] != zc[2], zc[0], hc[0],
+                                   zc[1], hc[1], nc[0], nc[1], dt, inv_dx, theta, hmin, open_bc, s_min, fr_max)
+                    qxr[0] = res
+                    nviol += 0 if abs(res) <= v_max * max(hc[0], hc[1]) else 1
+                    ja = 1
+                jl = min(jb, nx - 2)
+                for j in range(ja, jl):
                     q = oldx[j]
-                    qp = oldx[j - 1] if j > 0 else 0.0
-                    qn = oldx[j + 1]
-                    if not open_bc:
-                        qp = _wall_neighbour(qp, q, j == 0 or z[i, j - 1] != z[i, j - 1])
-                        qn = _wall_neighbour(qn, q, j + 2 >= nx or z[i, j + 2] != z[i, j + 2])
-                    nl = n0 if n_uniform else n[i, j]
-                    nr = n0 if n_uniform else n[i, j + 1]
-                    hl = h[i, j]
-                    hr = h[i, j + 1]
-                    res = _face_flux(q, qp, qn, z[i, j], hl, z[i, j + 1], hr, nl, nr, dt, inv_dx, theta, hmin,
-                                     open_bc, s_min, fr_max)
-                    qx[i, j] = res
-                    nviol += 0 if abs(res) <= v_max * max(hl, hr) else 1
+                    hl = hc[j]
+                    hr = hc[j + 1]
+                    zm = zc[j - 1]
+                    zp = zc[j + 2]
+                    res = _flux_at(q, oldx[j - 1], oldx[j + 1], (zm != zm) & closed, (zp != zp) & closed,
+                                   zc[j], hl, zc[j + 1], hr, nc[j], nc[j + 1], dt, inv_dx, theta, hmin, open_bc,
+                                   s_min, fr_max)
+                    qxr[j] = res
+                    nviol += 0 if abs(res) <= v_max * (hl if hl > hr else hr) else 1
+                if jb > jl and jl >= ja:
+                    j = nx - 2
+                    res = _flux_at(oldx[j], oldx[j - 1], oldx[j + 1], closed and zc[j - 1] != zc[j - 1], closed,
+                                   zc[j], hc[j], zc[j + 1], hc[j + 1], nc[j], nc[j + 1], dt, inv_dx, theta, hmin,
+                                   open_bc, s_min, fr_max)
+                    qxr[j] = res
+                    nviol += 0 if abs(res) <= v_max * max(hc[j], hc[j + 1]) else 1
                 # y faces (south of cell (i, j)), i = 0 .. ny-2
                 if i + 1 < ny:
-                    for j in range(j0, j1):
+                    zd = z[i + 1]
+                    hd = h[i + 1]
+                    nd = nbuf if n_uniform else n[i + 1]
+                    nxt = qy[i + 1] if i + 1 < i1 else bot_old[ty]
+                    zu2 = z[i - 1] if i > 0 else zc  # row 0 is the NaN ring: a wall beyond
+                    zd2 = z[i + 2] if i + 2 < ny else zd
+                    for j in range(a, b):
                         q = oldy[j]
-                        qp = above[j]
-                        qn = qy[i + 1, j] if i + 1 < i1 else bot_old[ty, j]
-                        if not open_bc:
-                            qp = _wall_neighbour(qp, q, i == 0 or z[i - 1, j] != z[i - 1, j])
-                            qn = _wall_neighbour(qn, q, i + 2 >= ny or z[i + 2, j] != z[i + 2, j])
-                        nl = n0 if n_uniform else n[i, j]
-                        nr = n0 if n_uniform else n[i + 1, j]
-                        hl = h[i, j]
-                        hr = h[i + 1, j]
-                        res = _face_flux(q, qp, qn, z[i, j], hl, z[i + 1, j], hr, nl, nr, dt, inv_dy, theta, hmin,
-                                         open_bc, s_min, fr_max)
-                        qy[i, j] = res
-                        nviol += 0 if abs(res) <= v_max * max(hl, hr) else 1
+                        hl = hc[j]
+                        hr = hd[j]
+                        zm = zu2[j]
+                        zp = zd2[j]
+                        res = _flux_at(q, above[j], nxt[j], (zm != zm) & closed, (zp != zp) & closed,
+                                       zc[j], hl, zd[j], hr, nc[j], nd[j], dt, inv_dy, theta, hmin, open_bc,
+                                       s_min, fr_max)
+                        qyr[j] = res
+                        nviol += 0 if abs(res) <= v_max * (hl if hl > hr else hr) else 1
             above, oldy = oldy, above
+            if i - 1 > i0:
+                _limit_row_spans(z, h, qx, qy, i - 1, spans, nspan, ty, fbuf, dt, dx, dy, one)
+        if i1 - 1 > i0:
+            _limit_row_spans(z, h, qx, qy, i1 - 1, spans, nspan, ty, fbuf, dt, dx, dy, one)
         if nviol > 0:  # rare: find the first offending cell
             for i in range(i0, min(i1, ny - 1)):
                 for j in range(nx - 1):
@@ -155,75 +292,62 @@ def compute_fluxes(z, h, qx, qy, n, n_uniform, n0, active, ts, top_old, bot_old,
                             blk_bad[ty] = i * nx + j
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
-def limit_outflow(z, h, qx, qy, active, ts, dt, dx, dy):  # pragma: no cover - numba
-    """Scale the outgoing fluxes of a cell that would lose more water than it holds.
-
-    Each face has one donor cell (the one it flows out of) and only the donor rescales it, so
-    the pass is race-free and exactly conservative; depths can no longer go negative.
-    """
+@njit(cache=True, parallel=True, error_model="numpy", fastmath=FM_FLUX)
+def limit_first_rows(z, h, qx, qy, spans, nspan, ts, dt, dx, dy):  # pragma: no cover - numba
+    """The outflow limiter on the first row of each tile row (after :func:`compute_fluxes`)."""
     ny, nx = z.shape
-    nty, ntx = active.shape
+    nty = nspan.shape[0]
+    one = dt / dt
     for ty in prange(nty):
-        i0 = ty * ts
-        i1 = min(i0 + ts, ny)
-        for tx in range(ntx):
-            if not active[ty, tx]:
-                continue
-            j0 = tx * ts
-            j1 = min(j0 + ts, nx)
-            for i in range(max(i0, 1), min(i1, ny - 1)):
-                for j in range(max(j0, 1), min(j1, nx - 1)):
-                    if z[i, j] != z[i, j]:
-                        continue
-                    qe = qx[i, j]
-                    qw = qx[i, j - 1]
-                    qs = qy[i, j]
-                    qn = qy[i - 1, j]
-                    out = _outgoing_volume(qe, qw, qs, qn, dt, dx, dy)
-                    avail = h[i, j] * dx * dy
-                    if out > avail and out > 0.0:
-                        f = avail / out
-                        if qe > 0.0:
-                            qx[i, j] = qe * f
-                        if qw < 0.0:
-                            qx[i, j - 1] = qw * f
-                        if qs > 0.0:
-                            qy[i, j] = qs * f
-                        if qn < 0.0:
-                            qy[i - 1, j] = qn * f
+        if nspan[ty] == 0:
+            continue
+        fbuf = np.ones(nx + 1, qx.dtype)
+        _limit_row_spans(z, h, qx, qy, ty * ts, spans, nspan, ty, fbuf, dt, dx, dy, one)
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
-def update_depth(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, tile_valid, tile_edge, rain_all, ts, dt, dx, dy, t_new,
-                 hmin, h_arrival, h_vel,
+@njit(cache=True, fastmath=True)
+def _row_max(a, j0, j1):  # pragma: no cover - numba
+    """Largest value of ``a[j0:j1]`` (NaN-free input: depths are checked before)."""
+    m = a[j0]
+    for j in range(j0 + 1, j1):
+        m = a[j] if a[j] > m else m
+    return m
+
+
+@njit(cache=True, parallel=True, error_model="numpy", fastmath=FM_DEPTH)
+def update_depth(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, tile_valid, tile_edge, rain_all, ts,
+                 dt, dx, dy, t_new, hmin, h_arrival, h_vel,
                  max_h, max_speed, max_hv, arrival, duration, t_max,
-                 tile_wet, tile_vol, blk_hmax, blk_vol, blk_out, blk_clip, blk_wet, blk_bad):  # pragma: no cover
+                 tile_wet, tile_vol, blk_hmax, blk_vol, blk_out, blk_clip, blk_wet, blk_bad, neg_tol):  # pragma: no cover
     """Continuity (Bates et al. 2010 eq. 5) plus rain, running maxima, and per-tile-row statistics.
 
+    Float scalars come in the state's dtype (``t_new`` in float32, the accumulators' dtype).
     ``rain`` holds the net rate as integer codes of ``rain_scale`` m/s (uint16, 2 bytes per cell);
-    a uniform rate is the scalar ``rain0`` (m/s) instead. The cell speed is the centred unit
-    discharge over max(h, ``h_vel``), so a just-wetted cell does not report a spurious speed. When ``rain_all`` every
+    a uniform rate is the scalar ``rain0`` (m/s) instead. The running outputs follow
+    :func:`physics.cell_outputs` (select-only, so the row loop vectorises). When ``rain_all`` every
     tile holding a valid cell (``tile_valid``) is updated (rain reaches dry tiles too); otherwise
-    only active ones. Statistics per tile
-    row (so sums are deterministic): max depth, stored volume (``tile_vol`` keeps each tile's, so a
-    skipped tile is not re-read), boundary outflow volume, clipped
-    negative volume, wet-cell count, and the flat index of the first unstable cell (-1 if none).
+    only active ones. Statistics per tile row (so sums are deterministic, in float64): max depth,
+    stored volume (``tile_vol`` keeps each tile's, so a skipped tile is not re-read), boundary
+    outflow volume, clipped negative volume, wet-cell count, and the flat index of the first
+    unstable cell (-1 if none).
     """
     ny, nx = z.shape
     nty, ntx = active.shape
-    area = dx * dy
-    inv_dx = 1.0 / dx
-    inv_dy = 1.0 / dy
+    area = float(dx) * float(dy)
+    inv_dx = dt / dt / dx
+    inv_dy = dt / dt / dy
+    zero = dt - dt
+    dxd, dyd, dtd = float(dx), float(dy), float(dt)
     for ty in prange(nty):
         i0 = ty * ts
         i1 = min(i0 + ts, ny)
-        hmax = 0.0
+        hmax = zero
         vol = 0.0
         outv = 0.0
         clip = 0.0
         nwet = 0
         bad = -1
+        rbuf = np.zeros(nx, rain.dtype)
         for tx in range(ntx):
             j0 = tx * ts
             j1 = min(j0 + ts, nx)
@@ -231,47 +355,61 @@ def update_depth(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, ti
                 # a skipped tile has no flux through it, so its depths and volume are unchanged
                 vol += tile_vol[ty, tx]
                 continue
-            wet = False
+            ja = max(j0, 1)
+            jb = min(j1, nx - 1)
             tv = 0.0
-            edge = tile_edge[ty, tx]
+            twet = 0
             for i in range(max(i0, 1), min(i1, ny - 1)):
-                for j in range(max(j0, 1), min(j1, nx - 1)):
-                    if z[i, j] != z[i, j]:
-                        continue
-                    qe = qx[i, j]
-                    qw = qx[i, j - 1]
-                    qs = qy[i, j]
-                    qn = qy[i - 1, j]
-                    r = rain0 if rain_uniform else rain[i, j] * rain_scale
-                    hn = _new_depth(h[i, j], qe, qw, qs, qn, r, dt, inv_dx, inv_dy)
-                    # boundary outflow: faces whose other side is outside the domain
-                    if edge:
-                        if z[i, j + 1] != z[i, j + 1]:
-                            outv += qe * dy * dt
-                        if z[i, j - 1] != z[i, j - 1]:
-                            outv -= qw * dy * dt
+                zr = z[i]
+                hr = h[i]
+                qxr = qx[i]
+                qys = qy[i]
+                qyn = qy[i - 1]
+                rr = rbuf if rain_uniform else rain[i]
+                mh, ms, mhv, arr, dur, tm = max_h[i], max_speed[i], max_hv[i], arrival[i], duration[i], t_max[i]
+                jbad = nx
+                cl = 0.0
+                for j in range(ja, jb):
+                    zz = zr[j]
+                    h0 = hr[j]
+                    qe = qxr[j]
+                    qw = qxr[j - 1]
+                    qs = qys[j]
+                    qn = qyn[j]
+                    hn = _new_depth(h0, qe, qw, qs, qn, rain0 + rr[j] * rain_scale, dt, inv_dx, inv_dy)
+                    hn = hn if zz == zz else h0
+                    jbad = min(jbad, j if ((hn < neg_tol) | (hn != hn)) else nx)
+                    cl += hn if hn < zero else zero
+                    hn = zero if hn < zero else hn
+                    hr[j] = hn
+                    tv += hn
+                    twet += 1 if hn > hmin else 0
+                    o = _cell_outputs(hn, qe, qw, qs, qn, dt, t_new, hmin, h_arrival, h_vel,
+                                      mh[j], ms[j], mhv[j], arr[j], dur[j], tm[j])
+                    mh[j], ms[j], mhv[j], arr[j], dur[j], tm[j] = o
+                clip -= cl * area
+                if jbad < nx and bad < 0:
+                    bad = i * nx + jbad
+                if ja < jb:
+                    m = _row_max(hr, ja, jb)
+                    hmax = m if m > hmax else hmax
+                if tile_edge[ty, tx]:  # boundary outflow: faces whose other side is outside the domain
+                    for j in range(ja, jb):
+                        if zr[j] != zr[j]:
+                            continue
+                        if zr[j + 1] != zr[j + 1]:
+                            outv += float(qxr[j]) * dyd * dtd
+                        if zr[j - 1] != zr[j - 1]:
+                            outv -= float(qxr[j - 1]) * dyd * dtd
                         if z[i + 1, j] != z[i + 1, j]:
-                            outv += qs * dx * dt
+                            outv += float(qys[j]) * dxd * dtd
                         if z[i - 1, j] != z[i - 1, j]:
-                            outv -= qn * dx * dt
-                    if hn < 0.0:
-                        if hn < -1e-3 and bad < 0:
-                            bad = i * nx + j
-                        clip -= hn * area
-                        hn = 0.0
-                    elif hn != hn and bad < 0:
-                        bad = i * nx + j
-                    h[i, j] = hn
-                    tv += hn * area
-                    if hn > hmax:
-                        hmax = hn
-                    if _record_cell(i, j, hn, qe, qw, qs, qn, dt, t_new, hmin, h_arrival, h_vel,
-                                    max_h, max_speed, max_hv, arrival, duration, t_max):
-                        wet = True
-                        nwet += 1
-            tile_wet[ty, tx] = wet
+                            outv -= float(qyn[j]) * dxd * dtd
+            tv *= area
+            tile_wet[ty, tx] = twet > 0
             tile_vol[ty, tx] = tv
             vol += tv
+            nwet += twet
         blk_hmax[ty] = hmax
         blk_vol[ty] = vol
         blk_out[ty] = outv
@@ -281,9 +419,10 @@ def update_depth(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, ti
 
 
 @njit(cache=True)
-def update_active(tile_wet, forced, tile_valid, active, qx, qy, ts):  # pragma: no cover - numba
+def update_active(tile_wet, forced, tile_valid, active, qx, qy, ts, spans, nspan):  # pragma: no cover - numba
     """Active = wet or forced, dilated by one tile, and holding a valid cell; zero the fluxes of
-    tiles that fall dry.
+    tiles that fall dry; list each tile row's active column spans (``spans[ty, k] = (j0, j1)``,
+    maximal runs of active tiles, ``nspan[ty]`` of them).
 
     Returns the number of active tiles.
     """
@@ -291,6 +430,8 @@ def update_active(tile_wet, forced, tile_valid, active, qx, qy, ts):  # pragma: 
     ny, nx = qx.shape
     count = 0
     for ty in range(nty):
+        ns = 0
+        run = False
         for tx in range(ntx):
             a = False
             for dy_ in range(-1, 2):
@@ -308,6 +449,12 @@ def update_active(tile_wet, forced, tile_valid, active, qx, qy, ts):  # pragma: 
             active[ty, tx] = a
             if a:
                 count += 1
+                if not run:
+                    spans[ty, ns, 0] = tx * ts
+                    ns += 1
+                spans[ty, ns - 1, 1] = min(tx * ts + ts, nx)
+            run = a
+        nspan[ty] = ns
     return count
 
 

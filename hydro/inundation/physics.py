@@ -44,8 +44,36 @@ def make_inv_cbrt(as_int64, as_float64):
     return inv_cbrt
 
 
-def make_face_flux(inv_cbrt):
-    """Build ``face_flux`` around the target's ``inv_cbrt``."""
+# float32 bit pattern of the first guess of x^(-1/3), as a float (int <-> float conversions vectorise
+# on every SIMD unit, 32-bit integer division does not); fitted for 1e-4 <= x <= 1e4.
+INV_CBRT32_MAGIC = 0x54A23000
+
+
+def make_inv_cbrt32(as_int32, as_float32):
+    """float32 x^(-1/3) for x > 0: bit-pattern first guess (relative error <= 3.5e-2) and three
+    Newton steps (<= 2e-7, float32 rounding). ``as_int32`` / ``as_float32`` reinterpret bits."""
+    import numpy as np
+
+    F, I = np.float32, np.int32
+    MAGIC, THIRD, FOUR = F(INV_CBRT32_MAGIC), F(1.0 / 3.0), F(4.0)
+
+    def inv_cbrt32(x):
+        r = as_float32(I(MAGIC - F(as_int32(x)) * THIRD))
+        for _ in range(3):
+            r = r * (FOUR - x * r * r * r) * THIRD
+        return r
+
+    return inv_cbrt32
+
+
+def make_face_flux(inv_cbrt, F=float):
+    """Build ``face_flux`` around the target's ``inv_cbrt``, with its constants of type ``F``.
+
+    ``F`` is the state's float type (``numpy.float32`` for the CPU's float32 kernels): a Python
+    float constant would promote every float32 expression it touches to float64 and halve the
+    CPU's SIMD width.
+    """
+    ZERO, HALF, ONE, MONE, GF = F(0.0), F(0.5), F(1.0), F(-1.0), F(G)
 
     def face_flux(q, q_prev, q_next, zl, hl, zr, hr, nl, nr, dt, inv_dx, theta, hmin, open_bc, s_min, fr_max):
         """New unit discharge at one face (Bates et al. 2010 eq. 11; de Almeida et al. 2012 eq. 7).
@@ -67,21 +95,21 @@ def make_face_flux(inv_cbrt):
         etar = zr + hr
         hf = (etal if etal > etar else etar) - (zl if zl > zr else zr)
         hb = hl if lv else hr  # the valid side of a boundary face
-        sgn = 1.0 if lv else -1.0
+        sgn = ONE if lv else MONE
         wet_in = inner and hf > hmin
         wet_bd = open_bc and (lv != rv) and hb > hmin
-        hx = hf if wet_in else (hb if wet_bd else 1.0)
-        nf = 0.5 * (nl + nr) if inner else (nl if lv else nr)
-        qth = theta * q + 0.5 * (1.0 - theta) * (q_prev + q_next)
-        num = (qth - G * hx * dt * (etar - etal) * inv_dx) if inner else (q + sgn * G * hx * dt * s_min)
+        hx = hf if wet_in else (hb if wet_bd else ONE)
+        nf = HALF * (nl + nr) if inner else (nl if lv else nr)
+        qth = theta * q + HALF * (ONE - theta) * (q_prev + q_next)
+        num = (qth - GF * hx * dt * (etar - etal) * inv_dx) if inner else (q + sgn * GF * hx * dt * s_min)
         r = inv_cbrt(hx)
         r3 = r * r * r
-        qn = num / (1.0 + G * dt * nf * nf * abs(q) * r3 * r3 * r)
-        cap = fr_max * hx * math.sqrt(G * hx)
+        qn = num / (ONE + GF * dt * nf * nf * abs(q) * r3 * r3 * r)
+        cap = fr_max * hx * math.sqrt(GF * hx)
         qn = -cap if qn < -cap else qn
         qn = cap if qn > cap else qn
-        qn = 0.0 if (wet_bd and qn * sgn < 0.0) else qn  # no inflow through a free-outflow edge
-        return qn if (wet_in or wet_bd) else 0.0
+        qn = ZERO if (wet_bd and qn * sgn < ZERO) else qn  # no inflow through a free-outflow edge
+        return qn if (wet_in or wet_bd) else ZERO
 
     return face_flux
 
@@ -97,9 +125,10 @@ def wall_neighbour(q_nb, q, beyond_outside):
     return q if beyond_outside else q_nb
 
 
-def make_outgoing_volume(fmax):
-    """Build ``outgoing_volume`` around the target's ``fmax(a, b)`` (the CPU's builtin ``max`` is
-    twice as fast here as a select; CUDA takes :func:`select_max`)."""
+def make_outgoing_volume(fmax, F=float):
+    """Build ``outgoing_volume`` around the target's ``fmax(a, b)`` (CUDA takes :func:`select_max`),
+    with its zero of type ``F`` (see :func:`make_face_flux`)."""
+    ZERO = F(0.0)
 
     def outgoing_volume(qe, qw, qs, qn, dt, dx, dy):
         """Volume (m3) a cell sends out through its four faces in one step.
@@ -109,7 +138,7 @@ def make_outgoing_volume(fmax):
         scales it, so the limiter is race-free and exactly conservative, and depths cannot go
         negative.
         """
-        return dt * (dy * (fmax(qe, 0.0) + fmax(-qw, 0.0)) + dx * (fmax(qs, 0.0) + fmax(-qn, 0.0)))
+        return dt * (dy * (fmax(qe, ZERO) + fmax(-qw, ZERO)) + dx * (fmax(qs, ZERO) + fmax(-qn, ZERO)))
 
     return outgoing_volume
 
@@ -149,3 +178,28 @@ def record_cell(i, j, hn, qe, qw, qs, qn, dt, t_new, hmin, h_arrival, h_vel,
         if arrival[i, j] != arrival[i, j]:
             arrival[i, j] = t_new
     return True
+
+
+def cell_outputs(hn, qe, qw, qs, qn, dt, t_new, hmin, h_arrival, h_vel, mh, ms, mhv, arr, dur, tm):
+    """The running outputs of one cell after its depth update, as new values (selects only).
+
+    The same quantities as :func:`record_cell` (which the CUDA kernels use), written without
+    branches or stores so that the CPU row loops vectorise: returns the new (max depth, max speed,
+    max depth x speed, arrival, duration, time of max depth) from the old ones. No float constant
+    appears, so a float32 state keeps float32 arithmetic.
+    """
+    wet = hn > hmin
+    hv_ = hn if hn > h_vel else h_vel
+    hv2 = hv_ + hv_
+    u = (qe + qw) / hv2
+    v = (qs + qn) / hv2
+    sp = math.sqrt(u * u + v * v)
+    sp_w = sp if wet else ms
+    ms_new = sp_w if sp_w > ms else ms
+    hv = sp * hn if wet else mhv
+    mhv_new = hv if hv > mhv else mhv
+    top = wet and hn > mh
+    above = wet and hn >= h_arrival
+    dur_new = dur + dt if above else dur
+    arr_new = t_new if (above and arr != arr) else arr
+    return (hn if top else mh), ms_new, mhv_new, arr_new, dur_new, (t_new if top else tm)
