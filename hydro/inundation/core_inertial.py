@@ -147,26 +147,29 @@ def _limit_row(zr, hr, qxr, qys, qyn, fbuf, a, b, dt, dx, dy, one):
     """
     area = dx * dy
     nlim = 0
-    for j in range(a, b):
-        out = _outgoing_volume(qxr[j], qxr[j - 1], qys[j], qyn[j], dt, dx, dy)
-        avail = hr[j] * area
-        zz = zr[j]
+    m = b - a
+    z0, h0, qe_, qw_, qs_, qn_, f0 = zr[a:b], hr[a:b], qxr[a:b], qxr[a - 1:b - 1], qys[a:b], qyn[a:b], fbuf[a:b]
+    for k in range(m):  # sliced views from 0: vectorises (see compute_fluxes)
+        out = _outgoing_volume(qe_[k], qw_[k], qs_[k], qn_[k], dt, dx, dy)
+        avail = h0[k] * area
+        zz = z0[k]
         lim = (out > avail) & (out > 0.0) & (zz == zz)
         f = avail / out
-        fbuf[j] = f if lim else one
+        f0[k] = f if lim else one
         nlim += 1 if lim else 0
     if nlim == 0:
         return
     fbuf[a - 1] = one
     fbuf[b] = one
-    for j in range(a - 1, b):
-        q = qxr[j]
-        qxr[j] = q * (fbuf[j] if q > 0.0 else fbuf[j + 1])
-    for j in range(a, b):
-        q = qys[j]
-        qys[j] = q * fbuf[j] if q > 0.0 else q
-        q = qyn[j]
-        qyn[j] = q * fbuf[j] if q < 0.0 else q
+    qf, fl, fr = qxr[a - 1:b], fbuf[a - 1:b], fbuf[a:b + 1]
+    for k in range(m + 1):
+        q = qf[k]
+        qf[k] = q * (fl[k] if q > 0.0 else fr[k])
+    for k in range(m):
+        q = qs_[k]
+        qs_[k] = q * f0[k] if q > 0.0 else q
+        q = qn_[k]
+        qn_[k] = q * f0[k] if q < 0.0 else q
 
 
 @njit(cache=True, inline="always", error_model="numpy", fastmath=FM_FLUX)
@@ -241,17 +244,23 @@ def compute_fluxes(z, h, qx, qy, n, n_uniform, spans, nspan, ts, top_old, bot_ol
                     nviol += 0 if abs(res) <= v_max * max(hc[0], hc[1]) else 1
                     ja = 1
                 jl = min(jb, nx - 2)
-                for j in range(ja, jl):
-                    q = oldx[j]
-                    hl = hc[j]
-                    hr = hc[j + 1]
-                    zm = zc[j - 1]
-                    zp = zc[j + 2]
-                    res = _flux_at(q, oldx[j - 1], oldx[j + 1], (zm != zm) & closed, (zp != zp) & closed,
-                                   zc[j], hl, zc[j + 1], hr, nc[j], nc[j + 1], dt, inv_dx, theta, hmin, open_bc,
-                                   s_min, fr_max)
-                    qxr[j] = res
-                    nviol += 0 if abs(res) <= v_max * (hl if hl > hr else hr) else 1
+                # sliced views indexed from 0: numba's negative-index wrap-around then folds away
+                # and LLVM vectorises the loop (it does not with j - 1 indices)
+                if jl > ja:
+                    zm_, z0, z1, zp_ = zc[ja - 1:jl - 1], zc[ja:jl], zc[ja + 1:jl + 1], zc[ja + 2:jl + 2]
+                    h0, h1, n0, n1 = hc[ja:jl], hc[ja + 1:jl + 1], nc[ja:jl], nc[ja + 1:jl + 1]
+                    om, o0, o1, out = oldx[ja - 1:jl - 1], oldx[ja:jl], oldx[ja + 1:jl + 1], qxr[ja:jl]
+                    for k in range(jl - ja):
+                        q = o0[k]
+                        hl = h0[k]
+                        hr = h1[k]
+                        zm = zm_[k]
+                        zp = zp_[k]
+                        res = _flux_at(q, om[k], o1[k], (zm != zm) & closed, (zp != zp) & closed,
+                                       z0[k], hl, z1[k], hr, n0[k], n1[k], dt, inv_dx, theta, hmin, open_bc,
+                                       s_min, fr_max)
+                        out[k] = res
+                        nviol += 0 if abs(res) <= v_max * (hl if hl > hr else hr) else 1
                 if jb > jl and jl >= ja:
                     j = nx - 2
                     res = _flux_at(oldx[j], oldx[j - 1], oldx[j + 1], closed and zc[j - 1] != zc[j - 1], closed,
@@ -267,16 +276,19 @@ def compute_fluxes(z, h, qx, qy, n, n_uniform, spans, nspan, ts, top_old, bot_ol
                     nxt = qy[i + 1] if i + 1 < i1 else bot_old[ty]
                     zu2 = z[i - 1] if i > 0 else zc  # row 0 is the NaN ring: a wall beyond
                     zd2 = z[i + 2] if i + 2 < ny else zd
-                    for j in range(a, b):
-                        q = oldy[j]
-                        hl = hc[j]
-                        hr = hd[j]
-                        zm = zu2[j]
-                        zp = zd2[j]
-                        res = _flux_at(q, above[j], nxt[j], (zm != zm) & closed, (zp != zp) & closed,
-                                       zc[j], hl, zd[j], hr, nc[j], nd[j], dt, inv_dy, theta, hmin, open_bc,
+                    zu_, z0, zd_, zd2_ = zu2[a:b], zc[a:b], zd[a:b], zd2[a:b]
+                    h0, h1, n0, n1 = hc[a:b], hd[a:b], nc[a:b], nd[a:b]
+                    oa, o0, on, out = above[a:b], oldy[a:b], nxt[a:b], qyr[a:b]
+                    for k in range(b - a):
+                        q = o0[k]
+                        hl = h0[k]
+                        hr = h1[k]
+                        zm = zu_[k]
+                        zp = zd2_[k]
+                        res = _flux_at(q, oa[k], on[k], (zm != zm) & closed, (zp != zp) & closed,
+                                       z0[k], hl, zd_[k], hr, n0[k], n1[k], dt, inv_dy, theta, hmin, open_bc,
                                        s_min, fr_max)
-                        qyr[j] = res
+                        out[k] = res
                         nviol += 0 if abs(res) <= v_max * (hl if hl > hr else hr) else 1
             above, oldy = oldy, above
             if i - 1 > i0:
@@ -369,24 +381,28 @@ def update_depth(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, ti
                 mh, ms, mhv, arr, dur, tm = max_h[i], max_speed[i], max_hv[i], arrival[i], duration[i], t_max[i]
                 jbad = nx
                 cl = 0.0
-                for j in range(ja, jb):
-                    zz = zr[j]
-                    h0 = hr[j]
-                    qe = qxr[j]
-                    qw = qxr[j - 1]
-                    qs = qys[j]
-                    qn = qyn[j]
-                    hn = _new_depth(h0, qe, qw, qs, qn, rain0 + rr[j] * rain_scale, dt, inv_dx, inv_dy)
+                # sliced views indexed from 0 so that the loop vectorises (see compute_fluxes)
+                z0, h0_, qe_, qw_, qs_, qn_, r0 = zr[ja:jb], hr[ja:jb], qxr[ja:jb], qxr[ja - 1:jb - 1], qys[ja:jb], \
+                    qyn[ja:jb], rr[ja:jb]
+                mh, ms, mhv, arr, dur, tm = mh[ja:jb], ms[ja:jb], mhv[ja:jb], arr[ja:jb], dur[ja:jb], tm[ja:jb]
+                for k in range(jb - ja):
+                    zz = z0[k]
+                    h0 = h0_[k]
+                    qe = qe_[k]
+                    qw = qw_[k]
+                    qs = qs_[k]
+                    qn = qn_[k]
+                    hn = _new_depth(h0, qe, qw, qs, qn, rain0 + r0[k] * rain_scale, dt, inv_dx, inv_dy)
                     hn = hn if zz == zz else h0
-                    jbad = min(jbad, j if ((hn < neg_tol) | (hn != hn)) else nx)
+                    jbad = min(jbad, ja + k if ((hn < neg_tol) | (hn != hn)) else nx)
                     cl += hn if hn < zero else zero
                     hn = zero if hn < zero else hn
-                    hr[j] = hn
+                    h0_[k] = hn
                     tv += hn
                     twet += 1 if hn > hmin else 0
                     o = _cell_outputs(hn, qe, qw, qs, qn, dt, t_new, hmin, h_arrival, h_vel,
-                                      mh[j], ms[j], mhv[j], arr[j], dur[j], tm[j])
-                    mh[j], ms[j], mhv[j], arr[j], dur[j], tm[j] = o
+                                      mh[k], ms[k], mhv[k], arr[k], dur[k], tm[k])
+                    mh[k], ms[k], mhv[k], arr[k], dur[k], tm[k] = o
                 clip -= cl * area
                 if jbad < nx and bad < 0:
                     bad = i * nx + jbad
