@@ -18,19 +18,33 @@ so that every boundary is a face between a valid cell and a NaN cell):
 
 Work is organised in square tiles of ``ts`` cells; ``active[ty, tx]`` says whether a tile is
 computed. A tile is active when it or one of its 8 neighbours holds a wet cell (1-tile halo), so a
-dry tile is skipped and the work follows the wet area. Parallelism is over tile rows.
+dry tile is skipped and the work follows the wet area. Parallelism is over tile rows; within a tile
+row the kernels walk each row over the maximal runs of active tiles (``spans``, rebuilt by
+:func:`update_active`).
+
+Speed rules (checked on the generated code, see BENCHMARKS.md): every float scalar comes in the
+state's dtype and the physics is compiled once per dtype (a Python float constant would promote
+float32 arithmetic to float64); the inner loops run over 1-D slices indexed from 0 (with ``j - 1``
+indices numba's negative-index wrap-around blocks LLVM's loop vectoriser) and are select-only;
+fastmath without 'nnan'/'ninf' (outside cells are NaN and tested with ``z != z``).
 
 These functions are pure: arrays in, arrays out, no I/O, no classes.
 """
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from llvmlite import ir
 from numba import njit, prange, types
+from numba.core.errors import NumbaIRAssumptionWarning
 from numba.extending import intrinsic, overload
 
 from . import physics
+
+# numba's pedantic SSA check warns about the selects of the inlined physics (harmless, compile time only)
+warnings.filterwarnings("ignore", category=NumbaIRAssumptionWarning)
 
 G = physics.G
 
