@@ -38,7 +38,7 @@ from hydro.inundation import Simulation, SimulationOptions  # noqa: E402
 from hydro.inundation.backend_cuda import cuda_usable  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_inundation import eggbox  # noqa: E402  (the same surface on both backends)
+from bench_inundation import eggbox, full_scale_inputs  # noqa: E402  (the same surface on both backends)
 
 BYTES_PER_CELL_UPDATE = 84
 
@@ -80,10 +80,7 @@ def full_scale(duration_h: float, storm: str, case_dir: str | None) -> None:
     Wall time end to end: case loading, setup (upload), simulation (hourly snapshots back to the
     host), and the products (NetCDF, extent polygons, water balance) written to disk.
     """
-    from gis.case import load_case
-    from hydro.inundation import Rain
     from hydro.inundation.outputs import write_products
-    from hydro.rainfall import design_storm
 
     if case_dir is None:
         case_dir = tempfile.mkdtemp(prefix="dgx5_")
@@ -92,12 +89,7 @@ def full_scale(duration_h: float, storm: str, case_dir: str | None) -> None:
                         "--out", case_dir], check=True)
         print(f"  sample generated in {time.perf_counter() - t:.0f} s (not counted below)")
     t0 = time.perf_counter()
-    case = load_case(case_dir, check_households_inside=False)
-    df = design_storm(case.design_storms, storm)
-    rain = Rain(np.arange(len(df)) * 3600.0, df.iloc[:, 0].to_numpy(float))
-    n = case.manning.values if hasattr(case.manning, "values") else float(case.manning)
-    if np.ndim(n):
-        n = np.where(np.isfinite(n) & (n > 0), n, 0.05)
+    case, df, rain, n = full_scale_inputs(case_dir, storm)
     tr = case.dem.rio.transform()
     t1 = time.perf_counter()
     sim = Simulation(case.dem.values, abs(tr.a), abs(tr.e), n, 0.0, rain=rain, boundary="open", transform=tr,

@@ -86,12 +86,29 @@ def speed(sizes: list[int], seconds: float, peers: list[str]) -> None:
                      f"  state {r['bytes_per_cell']:.1f} B/cell"), flush=True)
 
 
-def full_scale(duration_h: float, storm: str, case_dir: str | None) -> None:
-    """The 5 m sample (~6.9M cells), rain on the grid from the design storm, free outflow."""
+def full_scale_inputs(case_dir: str | None, storm: str):
+    """The 5 m sample's inputs for a full-scale run (generated when ``case_dir`` is None):
+    ``(case, storm table, Rain, Manning n)``; shared by this benchmark and bench_cuda.py."""
     from gis.case import load_case
     from hydro.inundation import Rain
-    from hydro.inundation.outputs import write_products
     from hydro.rainfall import design_storm
+
+    if case_dir is None:
+        case_dir = tempfile.mkdtemp(prefix="dgx5_")
+        subprocess.run([sys.executable, str(ROOT / "cli.py"), "sample", "dongguanxi", "--resolution", "5",
+                        "--out", case_dir], check=True)
+    case = load_case(case_dir, check_households_inside=False)
+    df = design_storm(case.design_storms, storm)
+    rain = Rain(np.arange(len(df)) * 3600.0, df.iloc[:, 0].to_numpy(float))
+    n = case.manning.values if hasattr(case.manning, "values") else float(case.manning)
+    if np.ndim(n):
+        n = np.where(np.isfinite(n) & (n > 0), n, 0.05)
+    return case, df, rain, n
+
+
+def full_scale(duration_h: float, storm: str, case_dir: str | None) -> None:
+    """The 5 m sample (~6.9M cells), rain on the grid from the design storm, free outflow."""
+    from hydro.inundation.outputs import write_products
 
     t0 = time.perf_counter()
     if case_dir is None:
@@ -99,12 +116,7 @@ def full_scale(duration_h: float, storm: str, case_dir: str | None) -> None:
         subprocess.run([sys.executable, str(ROOT / "cli.py"), "sample", "dongguanxi", "--resolution", "5",
                         "--out", case_dir], check=True)
     t_gen = time.perf_counter() - t0
-    case = load_case(case_dir, check_households_inside=False)
-    df = design_storm(case.design_storms, storm)
-    rain = Rain(np.arange(len(df)) * 3600.0, df.iloc[:, 0].to_numpy(float))
-    n = case.manning.values if hasattr(case.manning, "values") else float(case.manning)
-    if np.ndim(n):
-        n = np.where(np.isfinite(n) & (n > 0), n, 0.05)
+    case, df, rain, n = full_scale_inputs(case_dir, storm)
     t = case.dem.rio.transform()
     t1 = time.perf_counter()
     sim = Simulation(case.dem.values, abs(t.a), abs(t.e), n, 0.0, rain=rain, boundary="open", transform=t)
