@@ -133,6 +133,19 @@ def _offset_km(plat: float, plon: float, clat: float, clon: float) -> tuple[floa
     return dlon * KM_PER_DEG * math.cos(math.radians(0.5 * (plat + clat))), (plat - clat) * KM_PER_DEG
 
 
+@njit(cache=True, inline="always")
+def _offset_km_cos(plat: float, plon: float, cos_p: float, clat: float, clon: float, cos_c: float
+                   ) -> tuple[float, float]:
+    """East/north offset (km) of a point from the centre, with both latitudes' cosines given (the
+    swath loops reuse them): the east offset uses their mean."""
+    dlon = plon - clon
+    if dlon > 180.0:
+        dlon -= 360.0
+    elif dlon < -180.0:
+        dlon += 360.0
+    return dlon * KM_PER_DEG * 0.5 * (cos_p + cos_c), (plat - clat) * KM_PER_DEG
+
+
 @njit(parallel=True, cache=True)
 def wind_at_points(clat, clon, vg_max, rmax_km, b, kr, bg_u, bg_v, plat, plon, r_cut_km):
     """Wind speed (m/s) and direction the wind blows from (deg) at points, for every track time.
@@ -180,13 +193,7 @@ def wind_swath(clat, clon, vg_max, rmax_km, b, kr, bg_u, bg_v, plat, plon, r_cut
         # pass 1: closest approach (cheap)
         t_near, r2_near = -1, rc2
         for t in range(nt):
-            dy = (plat[j] - clat[t]) * KM_PER_DEG
-            dlon = plon[j] - clon[t]
-            if dlon > 180.0:
-                dlon -= 360.0
-            elif dlon < -180.0:
-                dlon += 360.0
-            dx = dlon * KM_PER_DEG * 0.5 * (cos_p + cos_c[t])
+            dx, dy = _offset_km_cos(plat[j], plon[j], cos_p, clat[t], clon[t], cos_c[t])
             r2 = dx * dx + dy * dy
             if r2 <= r2_near:
                 t_near, r2_near = t, r2
@@ -197,13 +204,7 @@ def wind_swath(clat, clon, vg_max, rmax_km, b, kr, bg_u, bg_v, plat, plon, r_cut
             t = t_near if k == 0 else k - 1
             if k > 0 and t == t_near:
                 continue
-            dy = (plat[j] - clat[t]) * KM_PER_DEG
-            dlon = plon[j] - clon[t]
-            if dlon > 180.0:
-                dlon -= 360.0
-            elif dlon < -180.0:
-                dlon += 360.0
-            dx = dlon * KM_PER_DEG * 0.5 * (cos_p + cos_c[t])
+            dx, dy = _offset_km_cos(plat[j], plon[j], cos_p, clat[t], clon[t], cos_c[t])
             r2 = dx * dx + dy * dy
             if r2 > rc2:
                 continue
