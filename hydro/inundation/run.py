@@ -89,39 +89,83 @@ def valley_floor_mask(case, buffer_m: float = 300.0) -> np.ndarray:
     return (m == 1) & np.isfinite(case.dem.values)
 
 
-def _forecast_forcing(case, forecast_path: Path, dem, say) -> tuple[Rain | None, list[Hydrograph], pd.Timestamp,
-                                                                      float]:
+def floor_share(case, mask_full: np.ndarray) -> pd.Series:
+    """Share of each sub-basin's area that lies on the 2-D valley floor (``mask_full``, the DEM's grid)."""
+    from rasterio.features import rasterize
+
+    sb = case.subbasins.reset_index(drop=True)
+    lab = rasterize([(g, i + 1) for i, g in enumerate(sb.geometry)], out_shape=case.dem.shape,
+                    transform=case.dem.rio.transform(), fill=0, dtype="int32")
+    valid = np.isfinite(case.dem.values)
+    total = np.bincount(lab[valid], minlength=len(sb) + 1)[1:]
+    floor = np.bincount(lab[mask_full & valid], minlength=len(sb) + 1)[1:]
+    return pd.Series(np.where(total > 0, floor / np.maximum(total, 1), 0.0), index=[str(i) for i in sb["id"]])
+
+
+def _forecast_forcing(case, forecast_path: Path, dem, share: pd.Series) -> tuple[Rain | None, list[Hydrograph],
+                                                                                  pd.Timestamp, float, dict]:
+    """Rain and section inflows for the valley floor from the forecast, each drop counted once.
+
+    The forecast's discharge already holds the runoff of the valley floor itself, which the 2-D model
+    also receives as rain on the grid. So each section's inflow (the growth of discharge since the
+    section upstream: its lateral sub-basins' runoff) is cut by the floor's share of those sub-basins,
+    and the rain on the floor is the floor-weighted sub-basin rain times the forecast's own runoff
+    ratio (discharge volume at the last section over the rain volume upstream of it). Returns
+    ``(rain, inflows, start, duration_s, notes)``.
+    """
     import xarray as xr
 
     fc = xr.open_dataset(forecast_path)
     times = pd.to_datetime(fc["time"].values)
     start = times[0]
     t_s = np.asarray((times - start).total_seconds(), float)
-    rain = None
-    if "rain_mm_per_h" in fc:
-        r = fc["rain_mm_per_h"]
-        rr = r.mean([d for d in r.dims if d != "time"]).values if r.ndim > 1 else r.values
-        rain = Rain(t_s, np.nan_to_num(rr))
-    inflows = []
+    sb = case.subbasins.reset_index(drop=True)
+    sb_ids = [str(i) for i in sb["id"]]
+    area = pd.Series(sb.geometry.area.to_numpy(), index=sb_ids)
+    outlet = pd.Series([None if o is None or (isinstance(o, float) and np.isnan(o)) or str(o) == "" else str(o)
+                        for o in sb["outlet_section"]], index=sb_ids)
     q = fc["discharge"].transpose("time", "section")
-    sec = case.sections.set_index("id")
     ids = [str(s) for s in q["section"].values]
-    # each section's inflow is the growth of discharge since the section upstream (the forecast's
-    # lateral inflow), so the 2-D flow past a section carries the forecast discharge there
-    up = {str(r.downstream): i for i, r in sec.iterrows() if isinstance(r.downstream, str) and r.downstream}
+    sec = case.sections.set_index("id")
+    up = {str(r.downstream): str(i) for i, r in sec.iterrows() if isinstance(r.downstream, str) and r.downstream}
+    notes: dict = {"floor_share_removed_from_inflow": {}}
+    inflows = []
     for sid in ids:
         if sid not in sec.index:
             continue
         qs = q.sel(section=sid).values.astype(float)
         if sid in up and up[sid] in ids:
             qs = np.maximum(qs - q.sel(section=up[sid]).values.astype(float), 0.0)
+        lateral = outlet.index[outlet == sid]
+        cut = float((share[lateral] * area[lateral]).sum() / area[lateral].sum()) if len(lateral) else 0.0
+        notes["floor_share_removed_from_inflow"][sid] = round(cut, 4)
         g = sec.loc[sid].geometry
         rows, cols = location_cells(dem, g.x, g.y)
-        inflows.append(Hydrograph(f"section {sid}", rows, cols, t_s, np.nan_to_num(qs)))
+        inflows.append(Hydrograph(f"section {sid}", rows, cols, t_s, np.nan_to_num(qs) * (1.0 - cut)))
+    rain = None
+    if "rain_mm_per_h" in fc:
+        r = fc["rain_mm_per_h"].transpose("time", "subbasin")
+        r_ids = [str(s) for s in r["subbasin"].values]
+        rr = np.nan_to_num(r.values)
+        w = (share.reindex(r_ids).fillna(0.0) * area.reindex(r_ids).fillna(0.0)).to_numpy()
+        floor_rain = rr @ w / w.sum() if w.sum() > 0 else rr.mean(axis=1)
+        # the forecast's runoff ratio over the catchment of the last section
+        ups = set()
+        frontier = {ids[-1]}
+        while frontier:
+            ups |= frontier
+            frontier = {u for d, u in up.items() if d in frontier} - ups
+        m = [i for i in r_ids if outlet.get(i) in ups]
+        step_s = float(t_s[1] - t_s[0]) if len(t_s) > 1 else 3600.0  # hourly rates, one value per step
+        rain_vol = float((rr[:, [r_ids.index(i) for i in m]] @ area[m].to_numpy()).sum()) / 1000.0 / 3600.0 * step_s
+        q_vol = float(np.nan_to_num(q.sel(section=ids[-1]).values.astype(float)).sum()) * step_s
+        coef = min(max(q_vol / rain_vol, 0.0), 1.0) if rain_vol > 0 else 1.0
+        notes["runoff_coefficient_on_floor"] = round(coef, 4)
+        rain = Rain(t_s, floor_rain, runoff_coefficient=coef)
     # run to one hour past the peak at the last section, within the forecast (keeps the demo short)
     q_last = q.isel(section=-1).values
     t_end = min(t_s[-1], t_s[int(np.nanargmax(q_last))] + 3600.0)
-    return rain, inflows, start, float(max(t_end, 3600.0))
+    return rain, inflows, start, float(max(t_end, 3600.0)), notes
 
 
 def run_stage(case, out_dir: Path, forecast_path: Path | None, say: Callable[[str], None] = print,
@@ -137,9 +181,12 @@ def run_stage(case, out_dir: Path, forecast_path: Path | None, say: Callable[[st
     mask = mask_full[win]
     z = np.where(mask, dem.values, np.nan)
     if forecast_path is not None and Path(forecast_path).exists():
-        rain, inflows, start, dur = _forecast_forcing(case, Path(forecast_path), dem, say)
+        rain, inflows, start, dur, notes = _forecast_forcing(case, Path(forecast_path), dem,
+                                                             floor_share(case, mask_full))
         inflows = [h for h in inflows if mask[h.rows, h.cols].all()]
-        say(f"  forcing: forecast discharge at {len(inflows)} section(s) and its areal rain")
+        cut = ", ".join(f"{k} {100 * v:.0f} %" for k, v in notes["floor_share_removed_from_inflow"].items())
+        say(f"  forcing: forecast discharge at {len(inflows)} section(s) less the floor's own share ({cut}), "
+            f"and rain on the floor x {notes.get('runoff_coefficient_on_floor', 1.0):.2f} (the forecast's runoff ratio)")
     else:
         if case.design_storms is None or storm not in case.design_storms.index:
             say("  no forecast and no design storm; skipped")
@@ -147,7 +194,7 @@ def run_stage(case, out_dir: Path, forecast_path: Path | None, say: Callable[[st
         df = design_storm(case.design_storms, storm)
         start = df.index[0]
         rain = Rain(np.arange(len(df)) * 3600.0, df.iloc[:, 0].to_numpy(float))
-        inflows, dur = [], len(df) * 3600.0 + 3600.0
+        inflows, dur, notes = [], len(df) * 3600.0 + 3600.0, {}
         say(f"  forcing: design storm {storm} rain on the grid (no forecast discharge)")
     dur = min(dur, max_duration_s)
     n = case.manning.values[win] if hasattr(case.manning, "values") else float(case.manning)
@@ -161,7 +208,8 @@ def run_stage(case, out_dir: Path, forecast_path: Path | None, say: Callable[[st
     say(f"  2-D valley floor: {sim.n_valid:,} cells at {abs(t.a):g} m, {dur / 3600:.1f} h simulated")
     t0 = time.perf_counter()
     sim.run(dur, output_interval_s=1800.0, progress=False)
-    extra = {"domain": "valley floor: valid cells within 300 m of the rivers", "start_time": start.isoformat()}
+    extra = {"domain": "valley floor: valid cells within 300 m of the rivers", "start_time": start.isoformat(),
+             **notes}
     write_products(sim, out_dir, t, dem.rio.crs, start, extra_summary=extra)
     s = json.loads((Path(out_dir) / "summary.json").read_text(encoding="utf-8"))
     say(f"  {s['steps']} steps in {time.perf_counter() - t0:.1f} s; flooded {s['flooded_area_km2']:.2f} km2, "
@@ -169,4 +217,4 @@ def run_stage(case, out_dir: Path, forecast_path: Path | None, say: Callable[[st
     return s
 
 
-__all__ = ["check_same_grid", "run_stage", "simulate_files", "valley_floor_mask"]
+__all__ = ["check_same_grid", "floor_share", "run_stage", "simulate_files", "valley_floor_mask"]
