@@ -106,7 +106,8 @@ def full_scale_inputs(case_dir: str | None, storm: str):
     return case, df, rain, n
 
 
-def full_scale(duration_h: float, storm: str, case_dir: str | None) -> None:
+def full_scale(duration_h: float, storm: str, case_dir: str | None, checkpoint: str | None = None,
+               hot_start: str | None = None) -> None:
     """The 5 m sample (~6.9M cells), rain on the grid from the design storm, free outflow."""
     from hydro.inundation.outputs import write_products
 
@@ -121,7 +122,25 @@ def full_scale(duration_h: float, storm: str, case_dir: str | None) -> None:
     t1 = time.perf_counter()
     sim = Simulation(case.dem.values, abs(t.a), abs(t.e), n, 0.0, rain=rain, boundary="open", transform=t)
     t_setup = time.perf_counter() - t1
-    sim.run(duration_h * 3600.0, output_interval_s=3600.0, progress=True)
+    if hot_start:
+        sim.load_checkpoint(hot_start)
+        print(f"  hot start at t = {sim.t / 3600:g} h", flush=True)
+    # half-hour chunks, one line each (simulated time, steps, wall, mean step, deepest cell, wet share,
+    # kernel seconds so far, peak memory), so that a long run leaves its figures as it goes
+    chunk = 1800.0
+    print(f"  {'sim h':>5} {'steps':>6} {'wall s':>7} {'mean dt':>7} {'hmax m':>6} {'wet %':>5} "
+          f"{'flux s':>7} {'depth s':>7} {'peak GB':>7}", flush=True)
+    done_steps, done_wall = sim.steps, sim.wall_seconds
+    while sim.t < duration_h * 3600.0 - 1e-6:
+        sim.run(min(sim.t + chunk, duration_h * 3600.0), output_interval_s=3600.0)
+        ks = sim.engine.seconds
+        steps, wall = sim.steps - done_steps, sim.wall_seconds - done_wall
+        done_steps, done_wall = sim.steps, sim.wall_seconds
+        print(f"  {sim.t / 3600:5.1f} {steps:6d} {wall:7.0f} {chunk / max(steps, 1):7.3f} {sim._hmax:6.2f} "
+              f"{100 * sim.wet_fraction:5.1f} {ks.get('flux', 0) + ks.get('limit', 0):7.0f} {ks.get('depth', 0):7.0f} "
+              f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2:7.2f}", flush=True)
+        if checkpoint:  # outside sim.run, so not in its wall time
+            sim.save_checkpoint(checkpoint)
     t2 = time.perf_counter()
     out = Path(tempfile.mkdtemp(prefix="inund5_"))
     write_products(sim, out, t, case.dem.rio.crs, df.index[0])
@@ -144,11 +163,13 @@ def main() -> int:
     ap.add_argument("--case", default=None, help="an existing 5 m sample folder for --full-scale")
     ap.add_argument("--duration-h", type=float, default=6.0)
     ap.add_argument("--storm", default="50y")
+    ap.add_argument("--checkpoint", default=None, help="--full-scale: save the state here every half hour")
+    ap.add_argument("--hot-start", default=None, help="--full-scale: resume from a --checkpoint file")
     a = ap.parse_args()
     peers = [] if a.no_peers else list(PEERS)
     speed([int(s) for s in a.sizes.split(",")], a.seconds, peers)
     if a.full_scale:
-        full_scale(a.duration_h, a.storm, a.case)
+        full_scale(a.duration_h, a.storm, a.case, a.checkpoint, a.hot_start)
     return 0
 
 
