@@ -39,7 +39,7 @@ SIM_SCRIPT = textwrap.dedent(r"""
     import numpy as np
     from hydro.inundation import Hydrograph, Rain, Simulation, SimulationOptions
 
-    sys.setswitchinterval(1e-5)  # the simulator's block manager busy-waits on its threads
+    sys.setswitchinterval(1e-3)  # the simulator busy-waits on its threads; at 1e-5 results varied (see BENCHMARKS)
 
     def case(name):
         yy, xx = np.mgrid[0:7, 0:7]
