@@ -69,23 +69,12 @@ class CpuBackend:
         """Device -> host copy of state arrays: nothing to do, the CPU works on the host arrays."""
 
     def push(self, names: tuple[str, ...] | None = None) -> None:
-        """Host -> device copy of state arrays: nothing to do on the CPU."""
-
-    def rebuild_spans(self) -> None:
-        """List each tile row's active column spans from ``active`` as :func:`update_active` does
-        (a hot start restores ``active`` behind the kernels' back)."""
-        act = self.s.active
-        ts, nx = self.s.tile_size, self.s.h.shape[1]
-        self._nspan[:] = 0
-        for ty in range(act.shape[0]):
-            run = False
-            for tx in range(act.shape[1]):  # maximal runs of active tiles
-                if act[ty, tx]:
-                    if not run:
-                        self._spans[ty, self._nspan[ty], 0] = tx * ts
-                        self._nspan[ty] += 1
-                    self._spans[ty, self._nspan[ty] - 1, 1] = min(tx * ts + ts, nx)
-                run = bool(act[ty, tx])
+        """Host -> device copy of state arrays: the CPU works on the host arrays, so only the state
+        derived from ``active`` (its column spans) is rebuilt when a hot start restored it."""
+        if names is None or "active" in names:
+            s = self.s  # the restored tile_wet/forced give back the restored active, and its spans
+            K.update_active(s.tile_wet, s.forced, s.tile_valid, s.active, s.qx, s.qy, s.tile_size, self._spans,
+                            self._nspan)
 
     def max_depth(self) -> float:
         return float(K.max_wet_depth(self.s.h, self.s.z))

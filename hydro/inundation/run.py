@@ -115,15 +115,14 @@ def _forecast_forcing(case, forecast_path: Path, dem, share: pd.Series) -> tuple
     """
     import xarray as xr
 
+    from hydro.forecast import ForecastModel
+
     fc = xr.open_dataset(forecast_path)
     times = pd.to_datetime(fc["time"].values)
     start = times[0]
     t_s = np.asarray((times - start).total_seconds(), float)
-    sb = case.subbasins.reset_index(drop=True)
-    sb_ids = [str(i) for i in sb["id"]]
-    area = pd.Series(sb.geometry.area.to_numpy(), index=sb_ids)
-    outlet = pd.Series([None if o is None or (isinstance(o, float) and np.isnan(o)) or str(o) == "" else str(o)
-                        for o in sb["outlet_section"]], index=sb_ids)
+    model = ForecastModel.from_case(case)  # sub-basin areas, outlet sections and the upstream walk
+    area = pd.Series(model.area_km2 * 1e6, index=model.subbasin_ids)
     q = fc["discharge"].transpose("time", "section")
     ids = [str(s) for s in q["section"].values]
     sec = case.sections.set_index("id")
@@ -136,7 +135,7 @@ def _forecast_forcing(case, forecast_path: Path, dem, share: pd.Series) -> tuple
         qs = q.sel(section=sid).values.astype(float)
         if sid in up and up[sid] in ids:
             qs = np.maximum(qs - q.sel(section=up[sid]).values.astype(float), 0.0)
-        lateral = outlet.index[outlet == sid]
+        lateral = area.index[model.outlet == model.section_ids.index(sid)] if sid in model.section_ids else []
         cut = float((share[lateral] * area[lateral]).sum() / area[lateral].sum()) if len(lateral) else 0.0
         notes["floor_share_removed_from_inflow"][sid] = round(cut, 4)
         g = sec.loc[sid].geometry
@@ -144,20 +143,13 @@ def _forecast_forcing(case, forecast_path: Path, dem, share: pd.Series) -> tuple
         inflows.append(Hydrograph(f"section {sid}", rows, cols, t_s, np.nan_to_num(qs) * (1.0 - cut)))
     rain = None
     if "rain_mm_per_h" in fc:
-        r = fc["rain_mm_per_h"].transpose("time", "subbasin")
-        r_ids = [str(s) for s in r["subbasin"].values]
-        rr = np.nan_to_num(r.values)
-        w = (share.reindex(r_ids).fillna(0.0) * area.reindex(r_ids).fillna(0.0)).to_numpy()
+        rr = np.nan_to_num(fc["rain_mm_per_h"].transpose("time", "subbasin").sel(subbasin=model.subbasin_ids).values)
+        w = (share.reindex(model.subbasin_ids).fillna(0.0) * area).to_numpy()
         floor_rain = rr @ w / w.sum() if w.sum() > 0 else rr.mean(axis=1)
         # the forecast's runoff ratio over the catchment of the last section
-        ups = set()
-        frontier = {ids[-1]}
-        while frontier:
-            ups |= frontier
-            frontier = {u for d, u in up.items() if d in frontier} - ups
-        m = [i for i in r_ids if outlet.get(i) in ups]
+        m = model.upstream_subbasins(ids[-1])
         step_s = float(t_s[1] - t_s[0]) if len(t_s) > 1 else 3600.0  # hourly rates, one value per step
-        rain_vol = float((rr[:, [r_ids.index(i) for i in m]] @ area[m].to_numpy()).sum()) / 1000.0 / 3600.0 * step_s
+        rain_vol = float((rr[:, m] @ area.to_numpy()[m]).sum()) / 1000.0 / 3600.0 * step_s
         q_vol = float(np.nan_to_num(q.sel(section=ids[-1]).values.astype(float)).sum()) * step_s
         coef = min(max(q_vol / rain_vol, 0.0), 1.0) if rain_vol > 0 else 1.0
         notes["runoff_coefficient_on_floor"] = round(coef, 4)

@@ -299,8 +299,6 @@ class Simulation:
         self.balance_rows = [tuple(r) for r in d["balance"]]
         self._rain_k = -2
         self.engine.push()
-        if hasattr(self.engine, "rebuild_spans"):  # CPU: the tile spans follow the restored ``active``
-            self.engine.rebuild_spans()
         return self
 
     # ------------------------------------------------------------------ results
