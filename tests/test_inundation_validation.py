@@ -71,6 +71,28 @@ def run_macdonald(dx, q=0.5, n=0.033, duration=3000.0, advection=True):
     return float(np.sqrt(np.mean(err ** 2))), float(np.abs(err).max())
 
 
+def run_steep_channel(slope, n=0.04, h_normal=2.0, duration=2400.0, **options):
+    """Steady inflow with a 5 % ripple down a 10 km channel of constant ``slope`` (5 m cells).
+
+    Returns the depths along the channel's centre line, the inflow per unit width and the profile
+    of the ripple's amplitude (max - min over 500 m windows at 1, 5 and 9 km).
+    """
+    dx, ny, nx = 5.0, 2000, 6
+    y = np.arange(ny) * dx
+    z = np.tile(((ny * dx - y) * slope)[:, None], (1, nx))
+    z[:, [0, -1]] += 50.0  # side walls
+    z[0, :] += 50.0  # an upstream wall, so no inflow leaves through the open top edge
+    q = h_normal ** (5 / 3) * slope ** 0.5 / n
+    times = np.arange(0.0, duration + 1, 5.0)
+    inflow = Hydrograph("top", np.ones(nx - 2, int), np.arange(1, nx - 1), times,
+                        q * dx * (nx - 2) * (1 + 0.05 * np.sin(2 * np.pi * times / 60.0)))
+    sim = Simulation(z, dx, dx, n, 0.0, inflows=[inflow], boundary="open", options=SimulationOptions(**options))
+    sim.run(duration)
+    h = sim.state.interior(sim.state.h)[:, nx // 2].astype(float)
+    amp = [float(np.ptp(h[k - 50:k + 50])) for k in (200, 1000, 1800)]
+    return h, q, amp
+
+
 # ----------------------------------------------------------------------------- tests
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_lake_at_rest_over_rough_terrain(dtype):
@@ -159,11 +181,42 @@ def test_radial_dam_break_stays_symmetric():
     r = np.hypot(xx - 30, yy - 30)
     h0 = np.where(r < 8, 1.0, 0.0)
     sim = Simulation(np.zeros((n, n)), 1.0, 1.0, 0.02, h0, options=SimulationOptions(tile_size=16))
-    sim.run(20.0)
+    sim.run(5.0)
     h = sim.state.interior(sim.state.h).astype(float)
-    assert h.max() > 0.01 and h[30, 0] < 1e-6  # water spread, not yet at the walls
+    assert h.max() > 0.01 and (h[r > 12] > 1e-3).any()  # water spread beyond the dam ...
+    assert np.abs(h[:, 0]).max() < 1e-6  # ... and not yet to the walls (front at r = 18 m)
     for other in (h.T, h[::-1, :], h[:, ::-1], h[::-1, ::-1].T):
         assert np.abs(h - other).max() < 1e-4 * h.max()
+
+
+def test_subcritical_channel_flow_reaches_manning_normal_depth():
+    """Uniform flow on a 0.3 % slope, Fr = 0.49: the depth is Manning's normal depth and a 5 %
+    inflow ripple decays downstream (the local-inertial equations are stable below Fr = 0.6)."""
+    h, q, amp = run_steep_channel(0.003, duration=3000.0)
+    reach = h[150:1000]  # 0.75-5 km, behind the front
+    assert np.abs(reach / 2.0 - 1).max() < 0.03  # analytic normal depth 2.0 m
+    assert amp[1] < amp[0] < 0.2
+
+
+def test_steep_valley_floor_grows_no_roll_waves():
+    """A 2 % valley floor, n = 0.04 (Manning normal flow at Fr = 1.27, like the sample's floor).
+
+    The local-inertial equations drop advection, so by Whitham's criterion their uniform flow is
+    unstable to roll waves once the kinematic wave speed 5/3 u passes the gravity wave speed
+    sqrt(g h): Fr > 0.6 with Manning friction (the full equations hold out to Fr = 1.5). The
+    Froude cap keeps the flow on the kinematic side. With the cap at 1.5 (the default before
+    2026-11-23) the ripple grows into roll waves up to 30 m deep on a 2-3 m flow; with the default cap (0.8)
+    the flow is steady at the capped depth ((q / (0.8 sqrt g))^(2/3), analytic) and the ripple
+    decays.
+    """
+    h, q, amp = run_steep_channel(0.02)
+    h_cap = (q / (0.8 * np.sqrt(G))) ** (2 / 3)
+    reach = h[150:1000]
+    assert np.abs(reach / h_cap - 1).max() < 0.05
+    assert amp[1] < amp[0] < 0.3 * h_cap
+    assert h.max() < 1.1 * h_cap
+    h_old, _, _ = run_steep_channel(0.02, froude_max=1.5)
+    assert h_old.max() > 3.0 * h_cap  # measured: 30 m bores, dry stretches between them
 
 
 def test_dry_tiles_are_skipped_without_changing_the_result():

@@ -37,7 +37,7 @@ class SimulationOptions:
     dt_max: float = 10.0  # s
     v_max: float = 50.0  # m/s; faster is reported as an instability
     outflow_slope: float = 1e-3  # water-surface slope at free-outflow edges (normal depth)
-    froude_max: float = 1.5  # flux cap: the scheme is for subcritical flow (see core_inertial)
+    froude_max: float = 0.8  # flux cap: above it the local-inertial equations grow roll waves (see physics)
     tile_size: int = 64
     dtype: str = "float32"
 
