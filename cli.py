@@ -268,6 +268,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                    rain=args.rain, inflow=args.inflow, stage=args.stage, boundary=args.boundary,
                    output_interval_s=args.output_interval, summary_json=args.summary_json,
                    runoff_coefficient=args.runoff_coefficient, loss_mm_per_h=args.loss, alpha=args.alpha,
+                   froude_max=args.froude_max,
                    dtype="float64" if args.float64 else "float32", start_time=args.start_time,
                    checkpoint=args.checkpoint, hot_start=args.hot_start, progress=not args.quiet, say=_say,
                    backend=args.backend)
@@ -305,6 +306,9 @@ def _add_simulate_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--runoff-coefficient", type=float, default=1.0, help="fraction of rain that runs off (0-1)")
     s.add_argument("--loss", type=float, default=0.0, help="constant infiltration loss in mm/h (default 0)")
     s.add_argument("--alpha", type=float, default=0.7, help="CFL coefficient (default 0.7)")
+    s.add_argument("--froude-max", type=float, default=0.8,
+                   help="flux cap as a Froude number (default 0.8; above 0.6 the scheme can grow roll waves "
+                   "on steep valley floors, see README)")
     s.add_argument("--float64", action="store_true", help="float64 state (default float32)")
     s.add_argument("--start-time", default=None, help="local time of t = 0 (and of `time` columns' origin)")
     s.add_argument("--checkpoint", default=None, help="save the state here at every output time (.npz)")

@@ -79,7 +79,7 @@ def test_stage_line_and_hot_start(inputs, capsys):
 
 
 @pytest.mark.parametrize("case", ["manning_shape", "manning_transform", "manning_crs", "inflow_outside", "n_zero",
-                                  "negative_duration", "unreadable", "rain_grid_shape"])
+                                  "negative_duration", "unreadable", "rain_grid_shape", "froude_zero"])
 def test_bad_input_exits_2_with_one_line(inputs, capsys, case):
     args = ["--dem", inputs / "dem.tif", "--duration", 600]
     if case == "manning_shape":
@@ -93,6 +93,8 @@ def test_bad_input_exits_2_with_one_line(inputs, capsys, case):
         args += ["--inflow", inputs / "far.csv"]
     elif case == "n_zero":
         args += ["--manning", "0"]
+    elif case == "froude_zero":
+        args += ["--froude-max", "0"]
     elif case == "negative_duration":
         args[-1] = -60
     elif case == "unreadable":

@@ -85,8 +85,12 @@ def make_face_flux(inv_cbrt, F=float):
         outside cell carries free outflow at normal depth when ``open_bc`` (a ghost cell of equal
         depth, lower by ``s_min * dx``), else nothing. The result is capped at Froude number
         ``fr_max``: the local-inertial equations drop advection and are only meant for subcritical
-        flow (Bates et al. 2010 sect. 5; de Almeida & Bates 2013, WRR 49:4833); on steep thin sheet
-        flow the uncapped flux runs away. A NaN flux stays NaN (the caller reports it).
+        flow (Bates et al. 2010 sect. 5; de Almeida & Bates 2013, WRR 49:4833). Without advection
+        their uniform flow is unstable to roll waves once the kinematic wave speed 5/3 u passes
+        the gravity wave speed sqrt(g h), i.e. Fr > 0.6 with Manning friction (Whitham 1974,
+        "Linear and Nonlinear Waves", ch. 3 on flood waves, applied to this system); a capped face carries
+        q = fr_max h sqrt(g h), a kinematic wave that cannot grow them (default cap 0.8; the test
+        suite's 2 % valley floor shows the roll waves at 1.5). A NaN flux stays NaN (the caller reports it).
         """
         lv = zl == zl
         rv = zr == zr
