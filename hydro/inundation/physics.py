@@ -8,9 +8,9 @@ expressions: numba's star-argument overload of ``max`` does not compile for ever
 Functions that need a target-specific helper (the bit reinterpretation behind the fast inverse
 cube root) are built by a ``make_*`` factory that receives the helper.
 
-numba's on-disk cache keys a kernel on its own file only: after editing this file, touch
-``core_inertial.py`` and ``core_cuda.py`` (or delete ``hydro/inundation/__pycache__``) so the
-kernels recompile.
+numba's on-disk cache keys a kernel on its own file only: after editing this file, delete the
+cached kernels (``rm hydro/inundation/__pycache__/*.nb[ic]``) so they recompile. Touching
+``core_inertial.py`` is not enough: on 2026-11-23 a touched file still loaded the old kernels.
 
 Method: Bates, Horritt & Fewtrell (2010), "A simple inertial formulation of the shallow water
 equations for efficient two-dimensional flood inundation modelling", J. Hydrol. 387, 33-45
