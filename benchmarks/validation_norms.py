@@ -17,40 +17,26 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from test_inundation_validation import (  # noqa: E402
-    front_depth,
     run_macdonald,
+    run_moving_front,
     run_steep_channel,
-    stoker_depth,
+    run_stoker,
 )
 
-from hydro.inundation import Hydrograph, Simulation, SimulationOptions  # noqa: E402
+from hydro.inundation import Simulation, SimulationOptions  # noqa: E402
 
 G = 9.80665
 
 
 def moving_front(dx: float) -> str:
-    t_end, ny = 3600.0, 3
-    nx = int(5000 / dx)
-    times = np.linspace(0.0, t_end, 3601)
-    west = Hydrograph("west", np.arange(ny), np.zeros(ny, int), times, front_depth(0.0, times))
-    sim = Simulation(np.zeros((ny, nx)), dx, dx, 0.01, 0.0, stages=[west],
-                     options=SimulationOptions(theta=1.0, hmin=1e-4))
-    sim.run(t_end)
-    x = np.arange(nx) * dx
-    h = sim.state.h[2, 1:-1].astype(float)
-    e = (h - front_depth(x, t_end))[(x > 0) & (x < 3000)]
+    x, h, ha, _ = run_moving_front(dx)
+    e = (h - ha)[(x > 0) & (x < 3000)]
     return (f"RMSE {np.sqrt(np.mean(e ** 2)):.3f} m, max {np.abs(e).max():.3f} m behind the front; "
             f"front at {x[h > 0.01].max():.0f} m vs 3600 m")
 
 
 def stoker(dx: float) -> str:
-    nx = int(10 / dx)
-    x = (np.arange(nx) + 0.5) * dx
-    h0 = np.repeat(np.where(x < 5.0, 0.005, 0.001)[None], 3, 0)
-    sim = Simulation(np.zeros((3, nx)), dx, dx, 1e-6, h0, options=SimulationOptions(hmin=1e-6, dt_max=0.1))
-    sim.run(6.0)
-    h = sim.state.h[1, 1:-1].astype(float)
-    ha = stoker_depth(x, 6.0)
+    x, h, ha, sim = run_stoker(dx)
     e = h - ha
     return (f"L1 relative {np.mean(np.abs(e)) / np.mean(ha):.3f}, RMSE {np.sqrt(np.mean(e ** 2)) * 1e3:.2f} mm, "
             f"Linf {np.abs(e).max() * 1e3:.2f} mm; volume error {sim.volume_error_relative():.1e}")

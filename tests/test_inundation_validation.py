@@ -71,6 +71,28 @@ def run_macdonald(dx, q=0.5, n=0.033, duration=3000.0, advection=True):
     return float(np.sqrt(np.mean(err ** 2))), float(np.abs(err).max())
 
 
+def run_moving_front(dx, t_end=3600.0):
+    """The moving front on 3 rows, theta = 1 (Bates et al. 2010); returns x, depth, analytic depth, sim."""
+    ny, nx = 3, int(5000 / dx)
+    times = np.linspace(0.0, t_end, 3601)
+    west = Hydrograph("west", np.arange(ny), np.zeros(ny, int), times, front_depth(0.0, times))
+    sim = Simulation(np.zeros((ny, nx)), dx, dx, 0.01, 0.0, stages=[west],
+                     options=SimulationOptions(theta=1.0, hmin=1e-4))
+    sim.run(t_end)
+    x = np.arange(nx) * dx
+    return x, sim.state.h[2, 1:-1].astype(float), front_depth(x, t_end), sim
+
+
+def run_stoker(dx, t=6.0):
+    """Stoker's dam break on 3 rows, frictionless; returns x, depth, analytic depth, sim."""
+    nx = int(10 / dx)
+    x = (np.arange(nx) + 0.5) * dx
+    h0 = np.repeat(np.where(x < 5.0, 0.005, 0.001)[None], 3, 0)
+    sim = Simulation(np.zeros((3, nx)), dx, dx, 1e-6, h0, options=SimulationOptions(hmin=1e-6, dt_max=0.1))
+    sim.run(t)
+    return x, sim.state.h[1, 1:-1].astype(float), stoker_depth(x, t), sim
+
+
 def run_steep_channel(slope, n=0.04, h_normal=2.0, duration=2400.0, **options):
     """Steady inflow with a 5 % ripple down a 10 km channel of constant ``slope`` (5 m cells).
 
@@ -127,16 +149,8 @@ def test_rain_on_closed_basin_conserves_volume():
 
 def test_moving_front_over_horizontal_plane():
     """Bates et al. (2010) sect. 4.1 / Hunter et al. (2005): u = 1 m/s, n = 0.01, t = 3600 s, dx = 25 m."""
-    dx, t_end, ny = 25.0, 3600.0, 3
-    nx = int(5000 / dx)
-    times = np.linspace(0.0, t_end, 3601)
-    west = Hydrograph("west", np.arange(ny), np.zeros(ny, int), times, front_depth(0.0, times))
-    sim = Simulation(np.zeros((ny, nx)), dx, dx, 0.01, 0.0, stages=[west],
-                     options=SimulationOptions(theta=1.0, hmin=1e-4))  # theta = 1: Bates et al. (2010)
-    sim.run(t_end)
-    x = np.arange(nx) * dx
-    h = sim.state.h[2, 1:-1].astype(float)
-    ha = front_depth(x, t_end)
+    t_end = 3600.0
+    x, h, ha, _ = run_moving_front(25.0, t_end)
     behind = (x > 0) & (x < 3000)
     rmse = np.sqrt(np.mean((h - ha)[behind] ** 2))
     assert rmse < 0.03  # measured 0.018 m (depth 0.43-0.93 m); the scheme keeps the Fr^2 inertia term
@@ -146,14 +160,7 @@ def test_moving_front_over_horizontal_plane():
 
 def test_stoker_dam_break_on_wet_bed():
     """SWASHES 4.1.1: L = 10 m, x0 = 5 m, hl = 0.005 m, hr = 0.001 m, t = 6 s, frictionless."""
-    dx = 0.05
-    nx = int(10 / dx)
-    x = (np.arange(nx) + 0.5) * dx
-    h0 = np.repeat(np.where(x < 5.0, 0.005, 0.001)[None], 3, 0)
-    sim = Simulation(np.zeros((3, nx)), dx, dx, 1e-6, h0, options=SimulationOptions(hmin=1e-6, dt_max=0.1))
-    sim.run(6.0)
-    h = sim.state.h[1, 1:-1].astype(float)
-    ha = stoker_depth(x, 6.0)
+    x, h, ha, sim = run_stoker(0.05)
     l1 = np.mean(np.abs(h - ha)) / np.mean(ha)
     assert l1 < 0.07  # measured 0.062: no advection in the local-inertial scheme smears the shock
     # the rarefaction ends and the shock lies where Stoker puts them (within 0.5 m)
