@@ -33,7 +33,7 @@ class CpuBackend:
     name = "cpu"
 
     def __init__(self, state: State, dx: float, dy: float, theta: float, hmin: float, h_arrival: float,
-                 v_max: float, open_boundary: bool, outflow_slope: float, froude_max: float = 0.8):
+                 v_max: float, open_boundary: bool, outflow_slope: float, froude_max: float):
         self.s = state
         self.dx, self.dy = float(dx), float(dy)
         self.theta, self.hmin, self.h_arrival, self.v_max = float(theta), float(hmin), float(h_arrival), float(v_max)

@@ -52,7 +52,7 @@ class CudaBackend:
     lazy_volume = True  # StepStats.volume_m3 is NaN; ask stored_volume() when the balance is recorded
 
     def __init__(self, state: State, dx: float, dy: float, theta: float, hmin: float, h_arrival: float,
-                 v_max: float, open_boundary: bool, outflow_slope: float, froude_max: float = 0.8):
+                 v_max: float, open_boundary: bool, outflow_slope: float, froude_max: float):
         ok, why = cuda_usable()
         if not ok:
             raise BackendUnavailable(f"backend 'cuda': {why}; use --backend cpu (or auto)")

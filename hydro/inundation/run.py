@@ -23,7 +23,7 @@ def simulate_files(dem_path: str, out_dir: str, duration_s: float, manning: str 
                    initial_depth: str = "0", rain: str | None = None, inflow: str | None = None,
                    stage: str | None = None, boundary: str = "closed", output_interval_s: float | None = None,
                    summary_json: str | None = None, runoff_coefficient: float = 1.0, loss_mm_per_h: float = 0.0,
-                   alpha: float = 0.7, froude_max: float = 0.8, dtype: str = "float32", start_time: str | None = None,
+                   alpha: float = 0.7, froude_max: float = SimulationOptions.froude_max, dtype: str = "float32", start_time: str | None = None,
                    checkpoint: str | None = None, hot_start: str | None = None, progress: bool = True,
                    say: Callable[[str], None] = print, backend: str = "cpu") -> dict:
     """Run the 2-D model from files and write the products into ``out_dir``; return the summary.
