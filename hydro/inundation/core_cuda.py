@@ -95,11 +95,13 @@ def fluxes(z, h, qx, qy, qx_new, qy_new, n, n_uniform, n0, active, ts, dt, dx, d
         qprev = qx[i, j - 1] if j > 0 else 0.0
         qnext = qx[i, j + 1]
         ne = n0 if n_uniform else n[i, j + 1]
+        zm = z[i, j - 1] if j > 0 else zc  # j == 0: zc is the NaN ring, outside
+        zp = z[i, j + 2] if j + 2 < nx else z[i, j + 1]
         if not open_bc:
-            qprev = _wall_neighbour(qprev, qold, j == 0 or z[i, j - 1] != z[i, j - 1])
-            qnext = _wall_neighbour(qnext, qold, j + 2 >= nx or z[i, j + 2] != z[i, j + 2])
+            qprev = _wall_neighbour(qprev, qold, zm != zm)
+            qnext = _wall_neighbour(qnext, qold, zp != zp)
         he = h[i, j + 1]
-        qn_ = _face_flux(qold, qprev, qnext, zc, hc, z[i, j + 1], he, nc, ne, dt, 1.0 / dx, theta, hmin,
+        qn_ = _face_flux(qold, qprev, qnext, zm, zc, hc, z[i, j + 1], he, zp, nc, ne, dt, 1.0 / dx, theta, hmin,
                          open_bc, s_min, fr_max)
         qx_new[i, j] = qn_
         if not abs(qn_) <= v_max * (hc if hc > he else he):
@@ -109,11 +111,13 @@ def fluxes(z, h, qx, qy, qx_new, qy_new, n, n_uniform, n0, active, ts, dt, dx, d
         qprev = qy[i - 1, j] if i > 0 else 0.0
         qnext = qy[i + 1, j]
         ns = n0 if n_uniform else n[i + 1, j]
+        zm = z[i - 1, j] if i > 0 else zc  # i == 0: zc is the NaN ring, outside
+        zp = z[i + 2, j] if i + 2 < ny else z[i + 1, j]
         if not open_bc:
-            qprev = _wall_neighbour(qprev, qold, i == 0 or z[i - 1, j] != z[i - 1, j])
-            qnext = _wall_neighbour(qnext, qold, i + 2 >= ny or z[i + 2, j] != z[i + 2, j])
+            qprev = _wall_neighbour(qprev, qold, zm != zm)
+            qnext = _wall_neighbour(qnext, qold, zp != zp)
         hs = h[i + 1, j]
-        qn_ = _face_flux(qold, qprev, qnext, zc, hc, z[i + 1, j], hs, nc, ns, dt, 1.0 / dy, theta, hmin,
+        qn_ = _face_flux(qold, qprev, qnext, zm, zc, hc, z[i + 1, j], hs, zp, nc, ns, dt, 1.0 / dy, theta, hmin,
                          open_bc, s_min, fr_max)
         qy_new[i, j] = qn_
         if not abs(qn_) <= v_max * (hc if hc > hs else hs):
@@ -147,7 +151,7 @@ def limit(z, h, qx, qy, active, ts, dt, dx, dy):  # pragma: no cover - compiled
 
 @cuda.jit(cache=True)
 def continuity(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, tile_valid, rain_all, ts, dt,
-               dx, dy, t_new, hmin, h_arrival, h_vel, max_h, max_speed, max_hv, arrival, duration, t_max,
+               dx, dy, t_new, hmin, h_arrival, h_vel, fr4g2, max_h, max_speed, max_hv, arrival, duration, t_max,
                tile_stamp, stamp, stats, slot):  # pragma: no cover - compiled
     """Depth update, running outputs, and the block-reduced step statistics.
 
@@ -194,7 +198,7 @@ def continuity(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, tile
             cuda.atomic.min(stats, (slot, BAD), float64(i * nx + j))
         h[i, j] = hn
         hmax = hn
-        if _record_cell(i, j, hn, qe, qw, qs, qn, dt, t_new, hmin, h_arrival, h_vel,
+        if _record_cell(i, j, hn, qe, qw, qs, qn, dt, t_new, hmin, h_arrival, h_vel, fr4g2,
                         max_h, max_speed, max_hv, arrival, duration, t_max):
             wet = 1.0
             tile_stamp[ti, tj] = stamp

@@ -102,17 +102,17 @@ _new_depth = njit(cache=True, inline="always")(physics.new_depth)
 _cell_outputs = njit(cache=True, inline="always")(physics.cell_outputs)
 
 
-def _face_flux(q, qp, qn, zl, hl, zr, hr, nl, nr, dt, inv_dx, theta, hmin, open_bc, s_min, fr_max):
+def _face_flux(q, qp, qn, zm, zl, hl, zr, hr, zp, nl, nr, dt, inv_dx, theta, hmin, open_bc, s_min, fr_max):
     """Dispatch to the float32 or float64 build of :func:`physics.face_flux` (numba only)."""
     raise NotImplementedError
 
 
 @overload(_face_flux, inline="always")
-def _face_flux_ov(q, qp, qn, zl, hl, zr, hr, nl, nr, dt, inv_dx, theta, hmin, open_bc, s_min, fr_max):
+def _face_flux_ov(q, qp, qn, zm, zl, hl, zr, hr, zp, nl, nr, dt, inv_dx, theta, hmin, open_bc, s_min, fr_max):
     impl = _face_flux32 if hl == types.float32 else _face_flux64
 
-    def f(q, qp, qn, zl, hl, zr, hr, nl, nr, dt, inv_dx, theta, hmin, open_bc, s_min, fr_max):
-        return impl(q, qp, qn, zl, hl, zr, hr, nl, nr, dt, inv_dx, theta, hmin, open_bc, s_min, fr_max)
+    def f(q, qp, qn, zm, zl, hl, zr, hr, zp, nl, nr, dt, inv_dx, theta, hmin, open_bc, s_min, fr_max):
+        return impl(q, qp, qn, zm, zl, hl, zr, hr, zp, nl, nr, dt, inv_dx, theta, hmin, open_bc, s_min, fr_max)
     return f
 
 
@@ -131,9 +131,11 @@ def _outgoing_volume_ov(qe, qw, qs, qn, dt, dx, dy):
 
 
 @njit(cache=True, inline="always", error_model="numpy", fastmath=FM_FLUX)
-def _flux_at(q, qp, qn, wall_p, wall_n, zl, hl, zr, hr, nl, nr, dt, inv_dx, theta, hmin, open_bc, s_min, fr_max):
-    return _face_flux(q, _wall_neighbour(qp, q, wall_p), _wall_neighbour(qn, q, wall_n), zl, hl, zr, hr, nl, nr,
-                      dt, inv_dx, theta, hmin, open_bc, s_min, fr_max)
+def _flux_at(q, qp, qn, zm, zp, closed, zl, hl, zr, hr, nl, nr, dt, inv_dx, theta, hmin, open_bc, s_min, fr_max):
+    """One face's new flux; ``zm`` / ``zp`` are the beds before ``l`` and after ``r`` (NaN outside the
+    domain: a closed wall there takes no part in the theta weighting, an open edge reads their slope)."""
+    return _face_flux(q, _wall_neighbour(qp, q, (zm != zm) & closed), _wall_neighbour(qn, q, (zp != zp) & closed),
+                      zm, zl, hl, zr, hr, zp, nl, nr, dt, inv_dx, theta, hmin, open_bc, s_min, fr_max)
 
 
 @njit(cache=True, parallel=True)
@@ -252,7 +254,7 @@ def compute_fluxes(z, h, qx, qy, n, n_uniform, spans, nspan, ts, top_old, bot_ol
                 ja = a
                 jb = min(b, nx - 1)
                 if ja == 0:
-                    res = _flux_at(oldx[0], zero, oldx[1], closed, closed and zc[2] != zc[2], zc[0], hc[0],
+                    res = _flux_at(oldx[0], zero, oldx[1], zc[0], zc[2], closed, zc[0], hc[0],
                                    zc[1], hc[1], nc[0], nc[1], dt, inv_dx, theta, hmin, open_bc, s_min, fr_max)
                     qxr[0] = res
                     nviol += 0 if abs(res) <= v_max * max(hc[0], hc[1]) else 1
@@ -270,14 +272,14 @@ def compute_fluxes(z, h, qx, qy, n, n_uniform, spans, nspan, ts, top_old, bot_ol
                         hr = h1[k]
                         zm = zm_[k]
                         zp = zp_[k]
-                        res = _flux_at(q, om[k], o1[k], (zm != zm) & closed, (zp != zp) & closed,
+                        res = _flux_at(q, om[k], o1[k], zm, zp, closed,
                                        z0[k], hl, z1[k], hr, n0[k], n1[k], dt, inv_dx, theta, hmin, open_bc,
                                        s_min, fr_max)
                         out[k] = res
                         nviol += 0 if abs(res) <= v_max * (hl if hl > hr else hr) else 1
                 if jb > jl and jl >= ja:
                     j = nx - 2
-                    res = _flux_at(oldx[j], oldx[j - 1], oldx[j + 1], closed and zc[j - 1] != zc[j - 1], closed,
+                    res = _flux_at(oldx[j], oldx[j - 1], oldx[j + 1], zc[j - 1], zc[j + 1], closed,
                                    zc[j], hc[j], zc[j + 1], hc[j + 1], nc[j], nc[j + 1], dt, inv_dx, theta, hmin,
                                    open_bc, s_min, fr_max)
                     qxr[j] = res
@@ -299,7 +301,7 @@ def compute_fluxes(z, h, qx, qy, n, n_uniform, spans, nspan, ts, top_old, bot_ol
                         hr = h1[k]
                         zm = zu_[k]
                         zp = zd2_[k]
-                        res = _flux_at(q, oa[k], on[k], (zm != zm) & closed, (zp != zp) & closed,
+                        res = _flux_at(q, oa[k], on[k], zm, zp, closed,
                                        z0[k], hl, zd_[k], hr, n0[k], n1[k], dt, inv_dy, theta, hmin, open_bc,
                                        s_min, fr_max)
                         out[k] = res
@@ -342,7 +344,7 @@ def _row_max(a, j0, j1):  # pragma: no cover - numba
 
 @njit(cache=True, parallel=True, error_model="numpy", fastmath=FM_DEPTH)
 def update_depth(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, tile_valid, tile_edge, rain_all, ts,
-                 dt, dx, dy, t_new, hmin, h_arrival, h_vel,
+                 dt, dx, dy, t_new, hmin, h_arrival, h_vel, fr4g2,
                  max_h, max_speed, max_hv, arrival, duration, t_max,
                  tile_wet, tile_vol, blk_hmax, blk_vol, blk_out, blk_clip, blk_wet, blk_bad, neg_tol):  # pragma: no cover
     """Continuity (Bates et al. 2010 eq. 5) plus rain, running maxima, and per-tile-row statistics.
@@ -414,7 +416,7 @@ def update_depth(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, ti
                     h0_[k] = hn
                     tv += hn
                     twet += 1 if hn > hmin else 0
-                    o = _cell_outputs(hn, qe, qw, qs, qn, dt, t_new, hmin, h_arrival, h_vel,
+                    o = _cell_outputs(hn, qe, qw, qs, qn, dt, t_new, hmin, h_arrival, h_vel, fr4g2,
                                       mh[k], ms[k], mhv[k], arr[k], dur[k], tm[k])
                     mh[k], ms[k], mhv[k], arr[k], dur[k], tm[k] = o
                 clip -= cl * area

@@ -75,22 +75,30 @@ def make_face_flux(inv_cbrt, F=float):
     """
     ZERO, HALF, ONE, MONE, GF = F(0.0), F(0.5), F(1.0), F(-1.0), F(G)
 
-    def face_flux(q, q_prev, q_next, zl, hl, zr, hr, nl, nr, dt, inv_dx, theta, hmin, open_bc, s_min, fr_max):
+    def face_flux(q, q_prev, q_next, zm, zl, hl, zr, hr, zp, nl, nr, dt, inv_dx, theta, hmin, open_bc,
+                  s_min, fr_max):
         """New unit discharge at one face (Bates et al. 2010 eq. 11; de Almeida et al. 2012 eq. 7).
 
         ``q`` is the old flux at the face, ``q_prev`` / ``q_next`` the old fluxes of the faces
         before and after it along the flow direction; ``l`` / ``r`` are the cells on either side
-        (``z`` NaN outside the domain). Written without branches (selects only) so that the CPU
-        row loops calling it vectorise and GPU warps do not diverge. A face between a valid and an
-        outside cell carries free outflow at normal depth when ``open_bc`` (a ghost cell of equal
-        depth, lower by ``s_min * dx``), else nothing. The result is capped at Froude number
+        (``z`` NaN outside the domain), ``zm`` / ``zp`` the beds of the cells before ``l`` and
+        after ``r``. Written without branches (selects only) so that the CPU row loops calling it
+        vectorise and GPU warps do not diverge. A face between a valid and an outside cell carries
+        free outflow at normal depth when ``open_bc``, else nothing: a ghost cell of equal depth
+        whose bed continues the local bed slope (valid cell's inner neighbour to the valid cell,
+        as LISFLOOD-FP's free boundary does), at least ``s_min``, so that an outlet on a steep valley
+        does not back water up. The result is capped at Froude number
         ``fr_max``: the local-inertial equations drop advection and are only meant for subcritical
         flow (Bates et al. 2010 sect. 5; de Almeida & Bates 2013, WRR 49:4833). Without advection
         their uniform flow is unstable to roll waves once the kinematic wave speed 5/3 u passes
         the gravity wave speed sqrt(g h), i.e. Fr > 0.6 with Manning friction (Whitham 1974,
         "Linear and Nonlinear Waves", ch. 3 on flood waves, applied to this system); a capped face carries
         q = fr_max h sqrt(g h), a kinematic wave that cannot grow them (default cap 0.8; the test
-        suite's 2 % valley floor shows the roll waves at 1.5). A NaN flux stays NaN (the caller reports it).
+        suite's 2 % valley floor shows the roll waves at 1.5). The cap takes the smaller of the face
+        depth and the donor cell's depth (the cell the flow leaves): the face depth max(eta) - max(z)
+        is blind to a depth checkerboard, and a thin cell pushed on by inertia toward a deeper one
+        could otherwise send out more than water of its depth can carry, which feeds the
+        checkerboard. A NaN flux stays NaN (the caller reports it).
         """
         lv = zl == zl
         rv = zr == zr
@@ -105,11 +113,15 @@ def make_face_flux(inv_cbrt, F=float):
         hx = hf if wet_in else (hb if wet_bd else ONE)
         nf = HALF * (nl + nr) if inner else (nl if lv else nr)
         qth = theta * q + HALF * (ONE - theta) * (q_prev + q_next)
-        num = (qth - GF * hx * dt * (etar - etal) * inv_dx) if inner else (q + sgn * GF * hx * dt * s_min)
+        sb = ((zm - zl) if lv else (zp - zr)) * inv_dx  # bed slope toward the outside cell
+        sb = sb if sb > s_min else s_min  # NaN (no inner neighbour) -> s_min
+        num = (qth - GF * hx * dt * (etar - etal) * inv_dx) if inner else (q + sgn * GF * hx * dt * sb)
         r = inv_cbrt(hx)
         r3 = r * r * r
         qn = num / (ONE + GF * dt * nf * nf * abs(q) * r3 * r3 * r)
-        cap = fr_max * hx * math.sqrt(GF * hx)
+        hd = hl if num > ZERO else hr  # the donor's depth (qn has num's sign; on a boundary face the valid side's)
+        hc = hd if hd < hx else hx
+        cap = fr_max * hc * math.sqrt(GF * hc)
         qn = -cap if qn < -cap else qn
         qn = cap if qn > cap else qn
         qn = ZERO if (wet_bd and qn * sgn < ZERO) else qn  # no inflow through a free-outflow edge
@@ -157,23 +169,28 @@ def new_depth(h, qe, qw, qs, qn, rain_m_per_s, dt, inv_dx, inv_dy):
     return h + dt * ((qw - qe) * inv_dx + (qn - qs) * inv_dy + rain_m_per_s)
 
 
-def record_cell(i, j, hn, qe, qw, qs, qn, dt, t_new, hmin, h_arrival, h_vel,
-                max_h, max_speed, max_hv, arrival, duration, t_max):
+def record_cell(i, j, hn, qe, qw, qs, qn, dt, t_new, hmin, h_arrival, h_vel, fr4g2,
+                max_h, max_speed6, max_hv6, arrival, duration, t_max):
     """Running outputs of a cell after its depth update; return whether it is wet (> ``hmin``).
 
-    The cell speed is the centred unit discharge over max(h, ``h_vel``), so a just-wetted cell
-    does not report a spurious speed. Arrival time and duration count depths >= ``h_arrival``.
+    The same quantities as :func:`cell_outputs` (see there; the speed and depth x speed maxima are
+    kept as sixth powers), for the CUDA kernels.
     """
     if not hn > hmin:
         return False
     hv_ = hn if hn > h_vel else h_vel
     u = 0.5 * (qe + qw) / hv_
     v = 0.5 * (qs + qn) / hv_
-    sp = math.sqrt(u * u + v * v)
-    if sp > max_speed[i, j]:
-        max_speed[i, j] = sp
-    if sp * hn > max_hv[i, j]:
-        max_hv[i, j] = sp * hn
+    sp2 = u * u + v * v
+    b = fr4g2 * hv_ * hv_
+    s4 = sp2 * sp2
+    u6 = sp2 * (s4 if s4 < b else b)
+    if u6 > max_speed6[i, j]:
+        max_speed6[i, j] = u6
+    h3 = hn * hn * hn
+    hv6 = u6 * h3 * h3
+    if hv6 > max_hv6[i, j]:
+        max_hv6[i, j] = hv6
     if hn > max_h[i, j]:
         max_h[i, j] = hn
         t_max[i, j] = t_new
@@ -184,24 +201,37 @@ def record_cell(i, j, hn, qe, qw, qs, qn, dt, t_new, hmin, h_arrival, h_vel,
     return True
 
 
-def cell_outputs(hn, qe, qw, qs, qn, dt, t_new, hmin, h_arrival, h_vel, mh, ms, mhv, arr, dur, tm):
+def cell_outputs(hn, qe, qw, qs, qn, dt, t_new, hmin, h_arrival, h_vel, fr4g2, mh, ms6, mhv6, arr, dur, tm):
     """The running outputs of one cell after its depth update, as new values (selects only).
 
-    The same quantities as :func:`record_cell` (which the CUDA kernels use), written without
-    branches or stores so that the CPU row loops vectorise: returns the new (max depth, max speed,
-    max depth x speed, arrival, duration, time of max depth) from the old ones. No float constant
-    appears, so a float32 state keeps float32 arithmetic.
+    Returns the new (max depth, (max speed)^6, (max depth x speed)^6, arrival, duration,
+    time of max depth) from the old ones. The cell speed is the centred unit discharge |q| over
+    max(h, ``h_vel``), so a just-wetted cell does not report a spurious speed; and it is bounded
+    by (fr_max^2 g |q|)^(1/3) (``fr4g2`` = fr_max^4 g^2), the speed of the shallowest water that
+    can carry |q| under the Froude cap: a thin cell below a deep face, whose inflow the face
+    depth carried, does not report a speed its water never had (the bound is above the speed
+    wherever the cell's own Froude number is within the cap, so it changes nothing there).
+    The maxima are kept as sixth powers, u^6 = sp^2 min(sp^4, fr_max^4 g^2 hv^2), so that no root
+    is taken per cell and step (roots are monotonic: :func:`outputs.to_dataset` takes the sixth
+    roots once).
+    Arrival time and duration count depths >= ``h_arrival``. Written without branches or
+    stores so that the CPU row loops vectorise; no float constant appears, so a float32 state
+    keeps float32 arithmetic.
     """
     wet = hn > hmin
     hv_ = hn if hn > h_vel else h_vel
     hv2 = hv_ + hv_
     u = (qe + qw) / hv2
     v = (qs + qn) / hv2
-    sp = math.sqrt(u * u + v * v)
-    sp_w = sp if wet else ms
-    ms_new = sp_w if sp_w > ms else ms
-    hv = sp * hn if wet else mhv
-    mhv_new = hv if hv > mhv else mhv
+    sp2 = u * u + v * v
+    b = fr4g2 * (hv_ * hv_)
+    s4 = sp2 * sp2
+    u6 = sp2 * (s4 if s4 < b else b)
+    sp_w = u6 if wet else ms6
+    ms_new = sp_w if sp_w > ms6 else ms6
+    h3 = hn * hn * hn
+    hv = u6 * (h3 * h3) if wet else mhv6
+    mhv_new = hv if hv > mhv6 else mhv6
     top = wet and hn > mh
     above = wet and hn >= h_arrival
     dur_new = dur + dt if above else dur

@@ -10,8 +10,9 @@ array                   bytes  meaning
 ``qx``, ``qy``          8      unit discharge through the east and south faces
 ``n``                   4      Manning n (only when it varies in space; 0 otherwise)
 ``rain``                2      net rain rate, uint16 codes (only for gridded rain)
-accumulators            24     max depth, max speed, max depth x speed, arrival time,
-                               duration, time of max depth (always float32)
+accumulators            24     max depth, (max speed)^6, (max depth x speed)^6, arrival
+                               time, duration, time of max depth (always float32; the
+                               outputs take the sixth roots, see physics.cell_outputs)
 ======================  =====  ==========================================================
 
 Total: 40 bytes per cell with uniform n and rain, 46 with both gridded. Per-tile arrays
