@@ -105,13 +105,14 @@ def run_radial(theta=0.9, t=5.0):
     return sim.state.interior(sim.state.h).astype(float), r
 
 
-def run_steep_channel(slope, n=0.04, h_normal=2.0, duration=2400.0, **options):
-    """Steady inflow with a 5 % ripple down a 10 km channel of constant ``slope`` (5 m cells).
+def run_steep_channel(slope, n=0.04, h_normal=2.0, duration=2400.0, ny=2000, **options):
+    """Steady inflow with a 5 % ripple down a channel of ``ny`` 5 m cells (10 km) and constant
+    ``slope``, open at its lower end.
 
     Returns the depths along the channel's centre line, the inflow per unit width and the profile
-    of the ripple's amplitude (max - min over 500 m windows at 1, 5 and 9 km).
+    of the ripple's amplitude (max - min over 500 m windows at 1, 5 and 9 km of a 10 km channel).
     """
-    dx, ny, nx = 5.0, 2000, 6
+    dx, nx = 5.0, 6
     y = np.arange(ny) * dx
     z = np.tile(((ny * dx - y) * slope)[:, None], (1, nx))
     z[:, [0, -1]] += 50.0  # side walls
@@ -123,7 +124,7 @@ def run_steep_channel(slope, n=0.04, h_normal=2.0, duration=2400.0, **options):
     sim = Simulation(z, dx, dx, n, 0.0, inflows=[inflow], boundary="open", options=SimulationOptions(**options))
     sim.run(duration)
     h = sim.state.interior(sim.state.h)[:, nx // 2].astype(float)
-    amp = [float(np.ptp(h[k - 50:k + 50])) for k in (200, 1000, 1800)]
+    amp = [float(np.ptp(h[k - 50:k + 50])) for k in (200, 1000, 1800) if k + 50 <= ny]
     return h, q, amp
 
 
@@ -209,6 +210,55 @@ def test_subcritical_channel_flow_reaches_manning_normal_depth():
     reach = h[150:1000]  # 0.75-5 km, behind the front
     assert np.abs(reach / 2.0 - 1).max() < 0.03  # analytic normal depth 2.0 m
     assert amp[1] < amp[0] < 0.2
+
+
+@pytest.mark.parametrize("slope", [0.003, 0.02])
+def test_free_outflow_edge_takes_the_local_bed_slope(slope):
+    """The open lower end of a 2 km channel passes its flow at the reach's own depth: the
+    free-outflow edge continues the local bed slope (as LISFLOOD-FP's free boundary does), so it
+    does not back water up the valley. With the fixed 1e-3 water-surface slope used before
+    2026-11-23, the last cells stood at the normal depth for 1e-3, 2.78 m on the 0.3 % slope
+    instead of 2.0 m, and about twice the capped depth on the 2 % slope."""
+    h, q, _ = run_steep_channel(slope, ny=400, duration=1500.0)
+    reach = h[150:350].mean()
+    h_ref = 2.0 if slope < 0.01 else (q / (0.8 * np.sqrt(G))) ** (2 / 3)  # Manning / capped normal depth
+    assert abs(reach / h_ref - 1) < 0.03
+    assert np.abs(h[-5:] / reach - 1).max() < 0.05
+
+
+def test_reported_speed_is_bounded_by_the_water_that_can_carry_the_discharge():
+    """A cell's reported speed is its centred discharge over its depth, except where that would
+    exceed the Froude cap: a thin cell below a deep face (which the face depth carried) reports
+    the speed of the shallowest water that can carry the discharge, (fr^2 g |q|)^(1/3). Before
+    2026-11-23 such cells reported up to 629 m/s on the 5 m sample."""
+    from hydro.inundation.physics import cell_outputs
+
+    fr = 0.8
+    nan = float("nan")
+
+    def speed(h, q):
+        o = cell_outputs(h, q, q, 0.0, 0.0, 1.0, 1.0, 1e-3, 0.1, 1e-2, fr ** 4 * G ** 2, 0.0, 0.0, 0.0, nan, 0.0, nan)
+        return o[1] ** (1 / 6), o[2] ** (1 / 6)
+
+    u, uh = speed(2.0, 3.0)  # Fr = 0.34: the plain speed
+    assert u == pytest.approx(1.5, rel=1e-12) and uh == pytest.approx(3.0, rel=1e-12)
+    u, uh = speed(0.02, 5.0)  # a 2 cm cell passing 5 m2/s: 250 m/s by q / h
+    assert u == pytest.approx((fr ** 2 * G * 5.0) ** (1 / 3), rel=1e-12)  # 3.4 m/s
+    assert uh == pytest.approx(u * 0.02, rel=1e-12)
+
+
+def test_froude_cap_takes_the_donor_cells_depth():
+    """A thin cell pushed by inertia toward a deeper one sends out no more than water of its own
+    depth can carry at the cap (the face depth max(eta) - max(z) would allow the deep side's)."""
+    from hydro.inundation.physics import make_face_flux
+
+    face_flux = make_face_flux(lambda x: x ** (-1.0 / 3.0))
+    args = dict(dt=0.5, inv_dx=0.2, theta=1.0, hmin=1e-3, open_bc=False, s_min=1e-3, fr_max=0.8)
+    # left cell 0.1 m deep, right cell 0.3 m deep on the same bed; old flux 3 m2/s toward the right
+    q = face_flux(3.0, 3.0, 3.0, 0.0, 0.0, 0.1, 0.0, 0.3, 0.0, 0.03, 0.03, *args.values())
+    assert q == pytest.approx(0.8 * 0.1 * np.sqrt(G * 0.1), rel=1e-9)  # not 0.8 * 0.3 * sqrt(0.3 g)
+    q = face_flux(-3.0, -3.0, -3.0, 0.0, 0.0, 0.1, 0.0, 0.3, 0.0, 0.03, 0.03, *args.values())
+    assert q == pytest.approx(-0.8 * 0.3 * np.sqrt(G * 0.3), rel=1e-9)  # the deeper donor: its own cap
 
 
 def test_steep_valley_floor_grows_no_roll_waves():
