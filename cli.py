@@ -298,7 +298,8 @@ def _add_simulate_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--inflow", help="inflow CSV: name,x,y[,x2,y2],time_s|time,discharge_m3_per_s")
     s.add_argument("--stage", help="stage CSV: name,x,y[,x2,y2],time_s|time,stage_m")
     s.add_argument("--boundary", default="closed", choices=["closed", "open"],
-                   help="domain edges: closed walls or free outflow at normal depth (default closed)")
+                   help="domain edges: closed walls or free outflow at normal depth for the local bed slope, at least 1e-3 "
+                        "(default closed)")
     s.add_argument("--duration", type=float, required=True, help="simulated time in seconds")
     s.add_argument("--output-interval", type=float, default=None, help="seconds between depth snapshots")
     s.add_argument("--out", required=True, help="output folder")

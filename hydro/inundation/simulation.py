@@ -36,7 +36,7 @@ class SimulationOptions:
     h_arrival: float = 0.1  # depth (m) that counts as flooded for arrival time and duration
     dt_max: float = 10.0  # s
     v_max: float = 50.0  # m/s; faster is reported as an instability
-    outflow_slope: float = 1e-3  # water-surface slope at free-outflow edges (normal depth)
+    outflow_slope: float = 1e-3  # least slope at free-outflow edges (they take the local bed slope, at least this)
     froude_max: float = 0.8  # flux cap: above it the local-inertial equations grow roll waves (see physics)
     tile_size: int = 64
     dtype: str = "float32"
