@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import core_inertial as K
-from .physics import G
+from .physics import speed6_coefficient
 from .state import State
 
 
@@ -105,7 +105,7 @@ class CpuBackend:
         b = self._blk
         K.update_depth(s.z, s.h, s.qx, s.qy, s.rain, s.rain.size == 1, f(rain0), f(self.rain_scale), s.active,
                        s.tile_valid, s.tile_edge, rain_all, ts, dt_, dx, dy, f32(t_new), hmin, f(self.h_arrival),
-                       f(10.0 * self.hmin), f(self.fr_max ** 4 * G ** 2), s.max_h, s.max_speed, s.max_hv, s.arrival,
+                       f(10.0 * self.hmin), f(speed6_coefficient(self.fr_max)), s.max_h, s.max_speed, s.max_hv, s.arrival,
                        s.duration, s.t_max,
                        s.tile_wet, s.tile_vol, b["hmax"], b["vol"], b["out"], b["clip"], self._blk_wet, self._blk_bad,
                        f(-1e-3))

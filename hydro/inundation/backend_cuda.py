@@ -19,7 +19,7 @@ import numpy as np
 from gis.errors import BackendUnavailable
 
 from .backend_cpu import StepStats
-from .physics import G
+from .physics import speed6_coefficient
 from .state import ACCUMULATORS, State
 
 
@@ -214,7 +214,7 @@ class CudaBackend:
         C.continuity[g, b](d["z"], d["h"], d["qx"], d["qy"], d["rain"], s.rain.size == 1, float(rain0),
                            float(self.rain_scale), d["active"], d["tile_valid"], bool(rain_all), ts, dt,
                            self.dx, self.dy, float(t_new), self.hmin, self.h_arrival, 10.0 * self.hmin,
-                           self.fr_max ** 4 * G ** 2,
+                           speed6_coefficient(self.fr_max),
                            d["max_h"], d["max_speed"], d["max_hv"], d["arrival"], d["duration"], d["t_max"],
                            d["tile_stamp"], self._stamp, d["stats"], slot)
         C.update_active[self._tgrid, C.BLOCK](d["tile_stamp"], self._stamp, d["forced"], d["tile_valid"], d["active"],

@@ -60,7 +60,7 @@ _face_flux = cuda.jit(device=True)(physics.make_face_flux(_inv_cbrt))
 _wall_neighbour = cuda.jit(device=True)(physics.wall_neighbour)
 _outgoing_volume = cuda.jit(device=True)(physics.make_outgoing_volume(cuda.jit(device=True)(physics.select_max)))
 _new_depth = cuda.jit(device=True)(physics.new_depth)
-_record_cell = cuda.jit(device=True)(physics.record_cell)
+_record_cell = cuda.jit(device=True)(physics.make_record_cell(cuda.jit(device=True)(physics.cell_outputs)))
 
 
 @cuda.jit(device=True)

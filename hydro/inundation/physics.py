@@ -169,36 +169,26 @@ def new_depth(h, qe, qw, qs, qn, rain_m_per_s, dt, inv_dx, inv_dy):
     return h + dt * ((qw - qe) * inv_dx + (qn - qs) * inv_dy + rain_m_per_s)
 
 
-def record_cell(i, j, hn, qe, qw, qs, qn, dt, t_new, hmin, h_arrival, h_vel, fr4g2,
-                max_h, max_speed6, max_hv6, arrival, duration, t_max):
-    """Running outputs of a cell after its depth update; return whether it is wet (> ``hmin``).
+def make_record_cell(cell_outputs):
+    """Build ``record_cell`` (for the CUDA kernels) around the target's build of :func:`cell_outputs`."""
 
-    The same quantities as :func:`cell_outputs` (see there; the speed and depth x speed maxima are
-    kept as sixth powers), for the CUDA kernels.
-    """
-    if not hn > hmin:
-        return False
-    hv_ = hn if hn > h_vel else h_vel
-    u = 0.5 * (qe + qw) / hv_
-    v = 0.5 * (qs + qn) / hv_
-    sp2 = u * u + v * v
-    b = fr4g2 * hv_ * hv_
-    s4 = sp2 * sp2
-    u6 = sp2 * (s4 if s4 < b else b)
-    if u6 > max_speed6[i, j]:
-        max_speed6[i, j] = u6
-    h3 = hn * hn * hn
-    hv6 = u6 * h3 * h3
-    if hv6 > max_hv6[i, j]:
-        max_hv6[i, j] = hv6
-    if hn > max_h[i, j]:
-        max_h[i, j] = hn
-        t_max[i, j] = t_new
-    if hn >= h_arrival:
-        duration[i, j] += dt
-        if arrival[i, j] != arrival[i, j]:
-            arrival[i, j] = t_new
-    return True
+    def record_cell(i, j, hn, qe, qw, qs, qn, dt, t_new, hmin, h_arrival, h_vel, fr4g2,
+                    max_h, max_speed6, max_hv6, arrival, duration, t_max):
+        """Store a cell's running outputs (:func:`cell_outputs`) after its depth update; return
+        whether it is wet (> ``hmin``)."""
+        if not hn > hmin:
+            return False
+        o = cell_outputs(hn, qe, qw, qs, qn, dt, t_new, hmin, h_arrival, h_vel, fr4g2, max_h[i, j],
+                         max_speed6[i, j], max_hv6[i, j], arrival[i, j], duration[i, j], t_max[i, j])
+        max_h[i, j], max_speed6[i, j], max_hv6[i, j], arrival[i, j], duration[i, j], t_max[i, j] = o
+        return True
+
+    return record_cell
+
+
+def speed6_coefficient(fr_max):
+    """``fr4g2`` of :func:`cell_outputs`: fr_max^4 g^2 (the speed bound, in sixth powers)."""
+    return fr_max ** 4 * G ** 2
 
 
 def cell_outputs(hn, qe, qw, qs, qn, dt, t_new, hmin, h_arrival, h_vel, fr4g2, mh, ms6, mhv6, arr, dur, tm):
