@@ -61,6 +61,9 @@ def test_simulate_writes_every_product(inputs, capsys):
     assert ds["depth_m"].sizes["time"] == 4
     assert ds.rio.crs.to_epsg() == 4549
     assert np.isnan(ds["max_depth_m"].values[0, 0])
+    assert ds.attrs["stats_interval_s"] == 5.0 and s["stats_interval_s"] == 5.0
+    snaps = ds["depth_m"].fillna(0).max("time")  # the outputs are sampled at every output time too
+    assert bool((ds["max_depth_m"].fillna(0) >= snaps).all())
     wb = (out / "water_balance.csv").read_text().splitlines()
     assert wb[0] == "time_s,rain_m3,inflow_m3,stage_m3,outflow_m3,storage_m3,error_m3"
 
@@ -79,7 +82,8 @@ def test_stage_line_and_hot_start(inputs, capsys):
 
 
 @pytest.mark.parametrize("case", ["manning_shape", "manning_transform", "manning_crs", "inflow_outside", "n_zero",
-                                  "negative_duration", "unreadable", "rain_grid_shape", "froude_zero"])
+                                  "negative_duration", "unreadable", "rain_grid_shape", "froude_zero",
+                                  "stats_interval_negative"])
 def test_bad_input_exits_2_with_one_line(inputs, capsys, case):
     args = ["--dem", inputs / "dem.tif", "--duration", 600]
     if case == "manning_shape":
@@ -95,6 +99,8 @@ def test_bad_input_exits_2_with_one_line(inputs, capsys, case):
         args += ["--manning", "0"]
     elif case == "froude_zero":
         args += ["--froude-max", "0"]
+    elif case == "stats_interval_negative":
+        args += ["--stats-interval", "-5"]
     elif case == "negative_duration":
         args[-1] = -60
     elif case == "unreadable":

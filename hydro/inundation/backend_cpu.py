@@ -86,7 +86,10 @@ class CpuBackend:
     def impose_stage(self, rows: np.ndarray, cols: np.ndarray, stage_m: float) -> float:
         return K.impose_stage(self.s.z, self.s.h, rows, cols, stage_m, self.dx * self.dy)
 
-    def step(self, dt: float, t_new: float, rain0: float, rain_all: bool) -> StepStats:
+    def step(self, dt: float, t_new: float, rain0: float, rain_all: bool, record: bool = True,
+             dt_record: float | None = None) -> StepStats:
+        """One step of length ``dt`` ending at ``t_new``; the running outputs are updated when
+        ``record``, counting ``dt_record`` (default ``dt``) of duration."""
         s = self.s
         ts = s.tile_size
         clock = time.perf_counter
@@ -104,7 +107,8 @@ class CpuBackend:
         t2 = clock()
         b = self._blk
         K.update_depth(s.z, s.h, s.qx, s.qy, s.rain, s.rain.size == 1, f(rain0), f(self.rain_scale), s.active,
-                       s.tile_valid, s.tile_edge, rain_all, ts, dt_, dx, dy, f32(t_new), hmin, f(self.h_arrival),
+                       s.tile_valid, s.tile_edge, rain_all, ts, dt_, dx, dy, f32(t_new), bool(record),
+                       f(dt if dt_record is None else dt_record), hmin, f(self.h_arrival),
                        f(10.0 * self.hmin), f(speed6_coefficient(self.fr_max)), s.max_h, s.max_speed, s.max_hv, s.arrival,
                        s.duration, s.t_max,
                        s.tile_wet, s.tile_vol, b["hmax"], b["vol"], b["out"], b["clip"], self._blk_wet, self._blk_bad,

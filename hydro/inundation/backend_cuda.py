@@ -195,7 +195,8 @@ class CudaBackend:
         """Send the host's gridded rain codes (``State.rain``) to the device."""
         self.push(("rain",))
 
-    def step(self, dt: float, t_new: float, rain0: float, rain_all: bool) -> StepStats:
+    def step(self, dt: float, t_new: float, rain0: float, rain_all: bool, record: bool = True,
+             dt_record: float | None = None) -> StepStats:
         t0 = time.perf_counter()
         C, d, s = self.C, self.d, self.s
         g, b = self._grid, self._block
@@ -213,7 +214,8 @@ class CudaBackend:
         self._stamp += 1
         C.continuity[g, b](d["z"], d["h"], d["qx"], d["qy"], d["rain"], s.rain.size == 1, float(rain0),
                            float(self.rain_scale), d["active"], d["tile_valid"], bool(rain_all), ts, dt,
-                           self.dx, self.dy, float(t_new), self.hmin, self.h_arrival, 10.0 * self.hmin,
+                           self.dx, self.dy, float(t_new), bool(record), float(dt if dt_record is None else dt_record),
+                           self.hmin, self.h_arrival, 10.0 * self.hmin,
                            speed6_coefficient(self.fr_max),
                            d["max_h"], d["max_speed"], d["max_hv"], d["arrival"], d["duration"], d["t_max"],
                            d["tile_stamp"], self._stamp, d["stats"], slot)

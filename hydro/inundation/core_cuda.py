@@ -151,9 +151,10 @@ def limit(z, h, qx, qy, active, ts, dt, dx, dy):  # pragma: no cover - compiled
 
 @cuda.jit(cache=True)
 def continuity(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, tile_valid, rain_all, ts, dt,
-               dx, dy, t_new, hmin, h_arrival, h_vel, fr4g2, max_h, max_speed, max_hv, arrival, duration, t_max,
-               tile_stamp, stamp, stats, slot):  # pragma: no cover - compiled
-    """Depth update, running outputs, and the block-reduced step statistics.
+               dx, dy, t_new, record, dt_rec, hmin, h_arrival, h_vel, fr4g2, max_h, max_speed, max_hv, arrival,
+               duration, t_max, tile_stamp, stamp, stats, slot):  # pragma: no cover - compiled
+    """Depth update, running outputs (when ``record``; duration step ``dt_rec``), and the
+    block-reduced step statistics.
 
     Every tile holding a valid cell is updated when ``rain_all`` (rain reaches dry tiles too),
     otherwise only active tiles. A wet cell writes ``stamp`` into its tile's ``tile_stamp``.
@@ -198,7 +199,7 @@ def continuity(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, tile
             cuda.atomic.min(stats, (slot, BAD), float64(i * nx + j))
         h[i, j] = hn
         hmax = hn
-        if _record_cell(i, j, hn, qe, qw, qs, qn, dt, t_new, hmin, h_arrival, h_vel, fr4g2,
+        if _record_cell(i, j, hn, qe, qw, qs, qn, record, dt_rec, t_new, hmin, h_arrival, h_vel, fr4g2,
                         max_h, max_speed, max_hv, arrival, duration, t_max):
             wet = 1.0
             tile_stamp[ti, tj] = stamp

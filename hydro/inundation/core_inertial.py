@@ -344,7 +344,7 @@ def _row_max(a, j0, j1):  # pragma: no cover - numba
 
 @njit(cache=True, parallel=True, error_model="numpy", fastmath=FM_DEPTH)
 def update_depth(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, tile_valid, tile_edge, rain_all, ts,
-                 dt, dx, dy, t_new, hmin, h_arrival, h_vel, fr4g2,
+                 dt, dx, dy, t_new, record, dt_rec, hmin, h_arrival, h_vel, fr4g2,
                  max_h, max_speed, max_hv, arrival, duration, t_max,
                  tile_wet, tile_vol, blk_hmax, blk_vol, blk_out, blk_clip, blk_wet, blk_bad, neg_tol):  # pragma: no cover
     """Continuity (Bates et al. 2010 eq. 5) plus rain, running maxima, and per-tile-row statistics.
@@ -352,7 +352,8 @@ def update_depth(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, ti
     Float scalars come in the state's dtype (``t_new`` in float32, the accumulators' dtype).
     ``rain`` holds the net rate as integer codes of ``rain_scale`` m/s (uint16, 2 bytes per cell);
     a uniform rate is the scalar ``rain0`` (m/s) instead. The running outputs follow
-    :func:`physics.cell_outputs` (select-only, so the row loop vectorises). When ``rain_all`` every
+    :func:`physics.cell_outputs` (select-only, so the row loop vectorises); they are updated only
+    when ``record`` (a sampling step), with ``dt_rec`` as the duration step. When ``rain_all`` every
     tile holding a valid cell (``tile_valid``) is updated (rain reaches dry tiles too); otherwise
     only active ones. Statistics per tile row (so sums are deterministic, in float64): max depth,
     stored volume (``tile_vol`` keeps each tile's, so a skipped tile is not re-read), boundary
@@ -416,9 +417,11 @@ def update_depth(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, ti
                     h0_[k] = hn
                     tv += hn
                     twet += 1 if hn > hmin else 0
-                    o = _cell_outputs(hn, qe, qw, qs, qn, dt, t_new, hmin, h_arrival, h_vel, fr4g2,
-                                      mh[k], ms[k], mhv[k], arr[k], dur[k], tm[k])
-                    mh[k], ms[k], mhv[k], arr[k], dur[k], tm[k] = o
+                if record:  # a second pass over the (cached) row: a branch inside the loop above stops it vectorising
+                    for k in range(jb - ja):
+                        o = _cell_outputs(h0_[k], qe_[k], qw_[k], qs_[k], qn_[k], dt_rec, t_new, hmin, h_arrival,
+                                          h_vel, fr4g2, mh[k], ms[k], mhv[k], arr[k], dur[k], tm[k])
+                        mh[k], ms[k], mhv[k], arr[k], dur[k], tm[k] = o
                 clip -= cl * area
                 if jbad < nx and bad < 0:
                     bad = i * nx + jbad

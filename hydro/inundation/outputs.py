@@ -96,6 +96,9 @@ def to_dataset(sim: Simulation, transform=None, crs=None, start_time: str | pd.T
         flood_threshold_m=thr,
         boundary=sim.boundary,
         dtype=sim.options.dtype,
+        stats_interval_s=sim.options.stats_interval,
+        stats_note="max depth/speed, arrival, duration and time of max are sampled every stats_interval_s "
+                   "simulated seconds and at every output time (0: every time step)",
     )
     if crs is not None:
         ds = ds.rio.write_crs(crs).rio.write_transform(transform)

@@ -172,15 +172,17 @@ def new_depth(h, qe, qw, qs, qn, rain_m_per_s, dt, inv_dx, inv_dy):
 def make_record_cell(cell_outputs):
     """Build ``record_cell`` (for the CUDA kernels) around the target's build of :func:`cell_outputs`."""
 
-    def record_cell(i, j, hn, qe, qw, qs, qn, dt, t_new, hmin, h_arrival, h_vel, fr4g2,
+    def record_cell(i, j, hn, qe, qw, qs, qn, record, dt_rec, t_new, hmin, h_arrival, h_vel, fr4g2,
                     max_h, max_speed6, max_hv6, arrival, duration, t_max):
-        """Store a cell's running outputs (:func:`cell_outputs`) after its depth update; return
-        whether it is wet (> ``hmin``)."""
+        """Store a cell's running outputs (:func:`cell_outputs`, duration step ``dt_rec``) after its
+        depth update when ``record`` (a sampling step, see ``SimulationOptions.stats_interval``);
+        return whether it is wet (> ``hmin``)."""
         if not hn > hmin:
             return False
-        o = cell_outputs(hn, qe, qw, qs, qn, dt, t_new, hmin, h_arrival, h_vel, fr4g2, max_h[i, j],
-                         max_speed6[i, j], max_hv6[i, j], arrival[i, j], duration[i, j], t_max[i, j])
-        max_h[i, j], max_speed6[i, j], max_hv6[i, j], arrival[i, j], duration[i, j], t_max[i, j] = o
+        if record:
+            o = cell_outputs(hn, qe, qw, qs, qn, dt_rec, t_new, hmin, h_arrival, h_vel, fr4g2, max_h[i, j],
+                             max_speed6[i, j], max_hv6[i, j], arrival[i, j], duration[i, j], t_max[i, j])
+            max_h[i, j], max_speed6[i, j], max_hv6[i, j], arrival[i, j], duration[i, j], t_max[i, j] = o
         return True
 
     return record_cell
@@ -204,7 +206,8 @@ def cell_outputs(hn, qe, qw, qs, qn, dt, t_new, hmin, h_arrival, h_vel, fr4g2, m
     The maxima are kept as sixth powers, u^6 = sp^2 min(sp^4, fr_max^4 g^2 hv^2), so that no root
     is taken per cell and step (roots are monotonic: :func:`outputs.to_dataset` takes the sixth
     roots once).
-    Arrival time and duration count depths >= ``h_arrival``. Written without branches or
+    Arrival time and duration count depths >= ``h_arrival``; ``dt`` is the time the sample stands
+    for (the step, or the sampling interval when the outputs are sampled). Written without branches or
     stores so that the CPU row loops vectorise; no float constant appears, so a float32 state
     keeps float32 arithmetic.
     """

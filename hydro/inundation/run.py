@@ -23,7 +23,9 @@ def simulate_files(dem_path: str, out_dir: str, duration_s: float, manning: str 
                    initial_depth: str = "0", rain: str | None = None, inflow: str | None = None,
                    stage: str | None = None, boundary: str = "closed", output_interval_s: float | None = None,
                    summary_json: str | None = None, runoff_coefficient: float = 1.0, loss_mm_per_h: float = 0.0,
-                   alpha: float = 0.7, froude_max: float = SimulationOptions.froude_max, dtype: str = "float32", start_time: str | None = None,
+                   alpha: float = 0.7, froude_max: float = SimulationOptions.froude_max,
+                   stats_interval: float = SimulationOptions.stats_interval, dtype: str = "float32",
+                   start_time: str | None = None,
                    checkpoint: str | None = None, hot_start: str | None = None, progress: bool = True,
                    say: Callable[[str], None] = print, backend: str = "cpu") -> dict:
     """Run the 2-D model from files and write the products into ``out_dir``; return the summary.
@@ -40,6 +42,8 @@ def simulate_files(dem_path: str, out_dir: str, duration_s: float, manning: str 
         raise InputError("--alpha", f"{alpha} is not in (0, 1]", "use 0.7 (Bates et al. 2010)")
     if not froude_max > 0:
         raise InputError("--froude-max", f"{froude_max} is not positive", "use 0.8 (see README, '2-D inundation')")
+    if not stats_interval >= 0:
+        raise InputError("--stats-interval", f"{stats_interval:g} s is negative", "give seconds >= 0 (0: every step)")
     if not 0 <= runoff_coefficient <= 1:
         raise InputError("--runoff-coefficient", f"{runoff_coefficient} is not in [0, 1]", "use e.g. 0.6")
     if loss_mm_per_h < 0:
@@ -62,7 +66,7 @@ def simulate_files(dem_path: str, out_dir: str, duration_s: float, manning: str 
     rain_f = read_rain(rain, dem, runoff_coefficient, loss_mm_per_h, start) if rain else None
     inflows = read_hydrographs(inflow, dem, "inflow", start) if inflow else []
     stages = read_hydrographs(stage, dem, "stage", start) if stage else []
-    opts = SimulationOptions(alpha=alpha, froude_max=froude_max, dtype=dtype)
+    opts = SimulationOptions(alpha=alpha, froude_max=froude_max, stats_interval=stats_interval, dtype=dtype)
     sim = Simulation(dem.values, abs(t.a), abs(t.e), n, h0, rain=rain_f, inflows=inflows, stages=stages,
                      boundary=boundary, options=opts, transform=t, backend=backend)
     if sim.backend_notice:
