@@ -4,6 +4,7 @@ side with itzi-core and landlab's OverlandFlow in the same run; optionally the f
     python benchmarks/bench_inundation.py                 # 1M and 5M cells, with peers
     python benchmarks/bench_inundation.py --sizes 1000    # 1M only
     python benchmarks/bench_inundation.py --full-scale    # also the 5 m sample, 6-h 50-year storm (long)
+    python benchmarks/bench_inundation.py --case DIR --steps-from CKPT   # 150 steps of it from a checkpoint
 
 Peers run in their own Python 3.12 venvs (they are not floodkit dependencies):
     /root/.pyenv/versions/3.12.1/bin/python -m venv /work/peers/itzi312 && /work/peers/itzi312/bin/pip install itzi-core
@@ -160,6 +161,27 @@ def full_scale(duration_h: float, storm: str, case_dir: str | None, checkpoint: 
     print(f"  peak memory {peak_gb:.2f} GB; volume error {s['volume_error_relative']:.2e}; products in {out}")
 
 
+def steps_from_checkpoint(checkpoint: str, case_dir: str, storm: str, steps: int) -> None:
+    """Time ``steps`` steps of the full-scale sample resumed from ``checkpoint`` (per step, per kernel):
+    a quick A/B of a kernel change on the real case, without re-running the whole storm."""
+    case, _, rain, n = full_scale_inputs(case_dir, storm)
+    t = case.dem.rio.transform()
+    sim = Simulation(case.dem.values, abs(t.a), abs(t.e), n, 0.0, rain=rain, boundary="open", transform=t)
+    sim.load_checkpoint(checkpoint)
+    for _ in range(5):  # compile / warm up
+        sim.step(np.inf)
+    sec = sim.engine.seconds
+    for k in sec:
+        sec[k] = 0.0
+    t_sim, t0 = sim.t, time.perf_counter()
+    for _ in range(steps):
+        sim.step(np.inf)
+    wall = time.perf_counter() - t0
+    per = ", ".join(f"{k} {1e3 * v / steps:.1f}" for k, v in sec.items())
+    print(f"full scale from {Path(checkpoint).name} (t = {t_sim / 3600:g} h): {steps} steps in {wall:.1f} s, "
+          f"{1e3 * wall / steps:.1f} ms per step ({per} ms), {sim.t - t_sim:.1f} s simulated")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="1000,2236", help="grid edge lengths (default 1000,2236: 1M and 5M cells)")
@@ -171,7 +193,13 @@ def main() -> int:
     ap.add_argument("--storm", default="50y")
     ap.add_argument("--checkpoint", default=None, help="--full-scale: save the state here every half hour")
     ap.add_argument("--hot-start", default=None, help="--full-scale: resume from a --checkpoint file")
+    ap.add_argument("--steps-from", default=None, metavar="CHECKPOINT",
+                    help="only time --steps steps of the sample (--case) resumed from a --full-scale checkpoint")
+    ap.add_argument("--steps", type=int, default=150)
     a = ap.parse_args()
+    if a.steps_from:
+        steps_from_checkpoint(a.steps_from, a.case, a.storm, a.steps)
+        return 0
     peers = [] if a.no_peers else list(PEERS)
     speed([int(s) for s in a.sizes.split(",")], a.seconds, peers)
     if a.full_scale:
