@@ -39,7 +39,30 @@ SIM_SCRIPT = textwrap.dedent(r"""
     import numpy as np
     from hydro.inundation import Hydrograph, Rain, Simulation, SimulationOptions
 
-    sys.setswitchinterval(1e-3)  # the simulator busy-waits on its threads; at 1e-5 results varied (see BENCHMARKS)
+    sys.setswitchinterval(1e-3)  # the simulator busy-waits on its threads; fewer switches run faster
+
+    # numba's simulator creates a block's shared array on the first thread that asks for it, with an
+    # unlocked look-up-then-insert: two threads switched in between get separate arrays, and the
+    # block reductions (outflow, clipped volume, ...) then sum garbage (7 of 28 runs at a 1e-5 s
+    # switch interval; see BENCHMARKS). Make that look-up atomic.
+    import threading, traceback
+    from numba.core import types
+    from numba.np import numpy_support
+    from numba.cuda.simulator import kernelapi
+    _plain_array, _lock = kernelapi.FakeCUDAShared.array, threading.Lock()
+
+    def _shared_array(self, shape, dtype):
+        if shape == 0:  # dynamic shared memory: one buffer, nothing to race on
+            return _plain_array(self, shape, dtype)
+        site = tuple(traceback.extract_stack(sys._getframe())[-2][0:2])  # the kernel's line
+        with _lock:
+            arr = self._allocations.get(site)
+            if arr is None:
+                dt = numpy_support.as_dtype(dtype) if isinstance(dtype, types.Type) else dtype
+                arr = self._allocations[site] = np.empty(shape, dt)
+        return arr
+
+    kernelapi.FakeCUDAShared.array = _shared_array
 
     def case(name):
         yy, xx = np.mgrid[0:7, 0:7]
