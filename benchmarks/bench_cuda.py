@@ -38,7 +38,7 @@ from hydro.inundation import Simulation, SimulationOptions  # noqa: E402
 from hydro.inundation.backend_cuda import cuda_usable  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_inundation import eggbox, full_scale_inputs  # noqa: E402  (the same surface on both backends)
+from bench_inundation import eggbox, full_scale_inputs, full_scale_simulation  # noqa: E402  (the same surface on both backends)
 
 BYTES_PER_CELL_UPDATE = 84
 
@@ -92,8 +92,7 @@ def full_scale(duration_h: float, storm: str, case_dir: str | None) -> None:
     case, df, rain, n = full_scale_inputs(case_dir, storm)
     tr = case.dem.rio.transform()
     t1 = time.perf_counter()
-    sim = Simulation(case.dem.values, abs(tr.a), abs(tr.e), n, 0.0, rain=rain, boundary="open", transform=tr,
-                     backend="cuda")
+    sim = full_scale_simulation(case, rain, n, backend="cuda")
     t2 = time.perf_counter()
     sim.run(duration_h * 3600.0, output_interval_s=3600.0, progress=True)
     t3 = time.perf_counter()

@@ -113,6 +113,14 @@ def full_scale_inputs(case_dir: str | None, storm: str):
     return case, df, rain, n
 
 
+def full_scale_simulation(case, rain, n, backend: str = "cpu") -> Simulation:
+    """The full-scale model on ``full_scale_inputs``: rain on the grid, free outflow, the DEM's grid;
+    shared by the full run, ``--steps-from`` and bench_cuda.py."""
+    t = case.dem.rio.transform()
+    return Simulation(case.dem.values, abs(t.a), abs(t.e), n, 0.0, rain=rain, boundary="open", transform=t,
+                      backend=backend)
+
+
 def full_scale(duration_h: float, storm: str, case_dir: str | None, checkpoint: str | None = None,
                hot_start: str | None = None) -> None:
     """The 5 m sample (~6.9M cells), rain on the grid from the design storm, free outflow."""
@@ -127,7 +135,7 @@ def full_scale(duration_h: float, storm: str, case_dir: str | None, checkpoint: 
     case, df, rain, n = full_scale_inputs(case_dir, storm)
     t = case.dem.rio.transform()
     t1 = time.perf_counter()
-    sim = Simulation(case.dem.values, abs(t.a), abs(t.e), n, 0.0, rain=rain, boundary="open", transform=t)
+    sim = full_scale_simulation(case, rain, n)
     t_setup = time.perf_counter() - t1
     if hot_start:
         sim.load_checkpoint(hot_start)
@@ -165,8 +173,7 @@ def steps_from_checkpoint(checkpoint: str, case_dir: str, storm: str, steps: int
     """Time ``steps`` steps of the full-scale sample resumed from ``checkpoint`` (per step, per kernel):
     a quick A/B of a kernel change on the real case, without re-running the whole storm."""
     case, _, rain, n = full_scale_inputs(case_dir, storm)
-    t = case.dem.rio.transform()
-    sim = Simulation(case.dem.values, abs(t.a), abs(t.e), n, 0.0, rain=rain, boundary="open", transform=t)
+    sim = full_scale_simulation(case, rain, n)
     sim.load_checkpoint(checkpoint)
     for _ in range(5):  # compile / warm up
         sim.step(np.inf)
