@@ -430,6 +430,14 @@ def test_instability_names_time_and_cell():
         sim.run(10.0)
 
 
+def test_depth_pass_names_the_cell_that_went_negative():
+    # the depth pass flags a row with a bool and rescans it: the message must still name the right cell
+    sim = Simulation(np.zeros((30, 40)), 1.0, 1.0, 0.03, 0.1)  # a lake at rest, one cell broken
+    sim.state.interior(sim.state.h)[17, 23] = -0.5
+    with pytest.raises(SimulationError, match=r"cell row 17, col 23: depth -0\.\d+ m"):
+        sim.run(5.0)
+
+
 def test_bad_inputs_are_input_errors():
     dem = np.zeros((5, 5))
     with pytest.raises(InputError, match="n must be > 0"):

@@ -26,7 +26,10 @@ Speed rules (checked on the generated code, see BENCHMARKS.md): every float scal
 state's dtype and the physics is compiled once per dtype (a Python float constant would promote
 float32 arithmetic to float64); the inner loops run over 1-D slices indexed from 0 (with ``j - 1``
 indices numba's negative-index wrap-around blocks LLVM's loop vectoriser) and are select-only;
-fastmath without 'nnan'/'ninf' (outside cells are NaN and tested with ``z != z``).
+fastmath without 'nnan'/'ninf' (outside cells are NaN and tested with ``z != z``); no int64 or
+float64 value inside a float32 loop (a counter, a promoted uint16): LLVM sizes the SIMD width by the
+widest type and halves it (4 lanes instead of 8, 1.16x on the 5 m sample), so reductions are bool
+flags or float32 row partial sums.
 
 These functions are pure: arrays in, arrays out, no I/O, no classes.
 """
@@ -162,7 +165,7 @@ def _limit_row(zr, hr, qxr, qys, qyn, fbuf, a, b, dt, dx, dy, one):
     (see :func:`physics.make_outgoing_volume`); both loops are select-only and vectorise.
     """
     area = dx * dy
-    nlim = 0
+    nlim = False  # a bool reduction: an int64 counter would halve the loop's SIMD width
     m = b - a
     z0, h0, qe_, qw_, qs_, qn_, f0 = zr[a:b], hr[a:b], qxr[a:b], qxr[a - 1:b - 1], qys[a:b], qyn[a:b], fbuf[a:b]
     for k in range(m):  # sliced views from 0: vectorises (see compute_fluxes)
@@ -172,8 +175,8 @@ def _limit_row(zr, hr, qxr, qys, qyn, fbuf, a, b, dt, dx, dy, one):
         lim = (out > avail) & (out > 0.0) & (zz == zz)
         f = avail / out
         f0[k] = f if lim else one
-        nlim += 1 if lim else 0
-    if nlim == 0:
+        nlim |= lim
+    if not nlim:
         return
     fbuf[a - 1] = one
     fbuf[b] = one
@@ -236,7 +239,7 @@ def compute_fluxes(z, h, qx, qy, n, n_uniform, spans, nspan, ts, top_old, bot_ol
         oldy = np.zeros(nx, qy.dtype)
         fbuf = np.ones(nx + 1, qx.dtype)
         nbuf = np.full(nx, n[0, 0])
-        nviol = 0
+        viol = False
         for i in range(i0, i1):
             zc = z[i]
             hc = h[i]
@@ -257,7 +260,7 @@ def compute_fluxes(z, h, qx, qy, n, n_uniform, spans, nspan, ts, top_old, bot_ol
                     res = _flux_at(oldx[0], zero, oldx[1], zc[0], zc[2], closed, zc[0], hc[0],
                                    zc[1], hc[1], nc[0], nc[1], dt, inv_dx, theta, hmin, open_bc, s_min, fr_max)
                     qxr[0] = res
-                    nviol += 0 if abs(res) <= v_max * max(hc[0], hc[1]) else 1
+                    viol |= not (abs(res) <= v_max * max(hc[0], hc[1]))
                     ja = 1
                 jl = min(jb, nx - 2)
                 # sliced views indexed from 0: numba's negative-index wrap-around then folds away
@@ -276,14 +279,14 @@ def compute_fluxes(z, h, qx, qy, n, n_uniform, spans, nspan, ts, top_old, bot_ol
                                        z0[k], hl, z1[k], hr, n0[k], n1[k], dt, inv_dx, theta, hmin, open_bc,
                                        s_min, fr_max)
                         out[k] = res
-                        nviol += 0 if abs(res) <= v_max * (hl if hl > hr else hr) else 1
+                        viol |= not (abs(res) <= v_max * (hl if hl > hr else hr))
                 if jb > jl and jl >= ja:
                     j = nx - 2
                     res = _flux_at(oldx[j], oldx[j - 1], oldx[j + 1], zc[j - 1], zc[j + 1], closed,
                                    zc[j], hc[j], zc[j + 1], hc[j + 1], nc[j], nc[j + 1], dt, inv_dx, theta, hmin,
                                    open_bc, s_min, fr_max)
                     qxr[j] = res
-                    nviol += 0 if abs(res) <= v_max * max(hc[j], hc[j + 1]) else 1
+                    viol |= not (abs(res) <= v_max * max(hc[j], hc[j + 1]))
                 # y faces (south of cell (i, j)), i = 0 .. ny-2
                 if i + 1 < ny:
                     zd = z[i + 1]
@@ -305,13 +308,13 @@ def compute_fluxes(z, h, qx, qy, n, n_uniform, spans, nspan, ts, top_old, bot_ol
                                        z0[k], hl, zd_[k], hr, n0[k], n1[k], dt, inv_dy, theta, hmin, open_bc,
                                        s_min, fr_max)
                         out[k] = res
-                        nviol += 0 if abs(res) <= v_max * (hl if hl > hr else hr) else 1
+                        viol |= not (abs(res) <= v_max * (hl if hl > hr else hr))
             above, oldy = oldy, above
             if i - 1 > i0:
                 _limit_row_spans(z, h, qx, qy, i - 1, spans, nspan, ty, fbuf, dt, dx, dy, one)
         if i1 - 1 > i0:
             _limit_row_spans(z, h, qx, qy, i1 - 1, spans, nspan, ty, fbuf, dt, dx, dy, one)
-        if nviol > 0:  # rare: find the first offending cell
+        if viol:  # rare: find the first offending cell
             for i in range(i0, min(i1, ny - 1)):
                 for j in range(nx - 1):
                     if not (abs(qx[i, j]) <= v_max * max(h[i, j], h[i, j + 1])) or \
@@ -366,6 +369,7 @@ def update_depth(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, ti
     inv_dx = dt / dt / dx
     inv_dy = dt / dt / dy
     zero = dt - dt
+    one = dt / dt
     dxd, dyd, dtd = float(dx), float(dy), float(dt)
     for ty in prange(nty):
         i0 = ty * ts
@@ -396,9 +400,14 @@ def update_depth(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, ti
                 qyn = qy[i - 1]
                 rr = rbuf if rain_uniform else rain[i]
                 mh, ms, mhv, arr, dur, tm = max_h[i], max_speed[i], max_hv[i], arrival[i], duration[i], t_max[i]
-                jbad = nx
-                cl = 0.0
-                # sliced views indexed from 0 so that the loop vectorises (see compute_fluxes)
+                badr = False
+                cl = zero
+                rv = zero
+                rw = zero
+                # sliced views indexed from 0 so that the loop vectorises (see compute_fluxes); every
+                # value in the state's dtype (the rain code converted to float32, the row's volume,
+                # clipped volume and wet count as float32 partial sums, the instability check as a
+                # bool): one int64 or float64 term would make LLVM halve the SIMD width of the loop
                 z0, h0_, qe_, qw_, qs_, qn_, r0 = zr[ja:jb], hr[ja:jb], qxr[ja:jb], qxr[ja - 1:jb - 1], qys[ja:jb], \
                     qyn[ja:jb], rr[ja:jb]
                 mh, ms, mhv, arr, dur, tm = mh[ja:jb], ms[ja:jb], mhv[ja:jb], arr[ja:jb], dur[ja:jb], tm[ja:jb]
@@ -409,20 +418,29 @@ def update_depth(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, ti
                     qw = qw_[k]
                     qs = qs_[k]
                     qn = qn_[k]
-                    hn = _new_depth(h0, qe, qw, qs, qn, rain0 + r0[k] * rain_scale, dt, inv_dx, inv_dy)
+                    hn = _new_depth(h0, qe, qw, qs, qn, rain0 + np.float32(r0[k]) * rain_scale, dt, inv_dx, inv_dy)
                     hn = hn if zz == zz else h0
-                    jbad = min(jbad, ja + k if ((hn < neg_tol) | (hn != hn)) else nx)
-                    cl += hn if hn < zero else zero
-                    hn = zero if hn < zero else hn
+                    badr |= (hn < neg_tol) | (hn != hn)
+                    clipped = (hn < zero) & (hn >= neg_tol)  # rounding; below neg_tol it stays, for the message
+                    cl += hn if clipped else zero
+                    hn = zero if clipped else hn
                     h0_[k] = hn
-                    tv += hn
-                    twet += 1 if hn > hmin else 0
+                    rv += hn
+                    rw += one if hn > hmin else zero
+                tv += float(rv)
+                twet += int(rw)
+                jbad = nx
+                if badr:  # rare: the first offending cell of the row
+                    for k in range(jb - ja):
+                        hn = h0_[k]
+                        if jbad == nx and ((hn < neg_tol) | (hn != hn)):
+                            jbad = ja + k
                 if record:  # a second pass over the (cached) row: a branch inside the loop above stops it vectorising
                     for k in range(jb - ja):
                         o = _cell_outputs(h0_[k], qe_[k], qw_[k], qs_[k], qn_[k], dt_rec, t_new, hmin, h_arrival,
                                           h_vel, fr4g2, mh[k], ms[k], mhv[k], arr[k], dur[k], tm[k])
                         mh[k], ms[k], mhv[k], arr[k], dur[k], tm[k] = o
-                clip -= cl * area
+                clip -= float(cl) * area
                 if jbad < nx and bad < 0:
                     bad = i * nx + jbad
                 if ja < jb:
