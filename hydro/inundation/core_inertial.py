@@ -336,6 +336,12 @@ def limit_first_rows(z, h, qx, qy, spans, nspan, ts, dt, dx, dy):  # pragma: no 
         _limit_row_spans(z, h, qx, qy, ty * ts, spans, nspan, ty, fbuf, dt, dx, dy, one)
 
 
+@njit(cache=True, inline="always")
+def _bad_depth(hn, neg_tol):
+    """A depth that stops the run: NaN, or negative beyond rounding (``neg_tol`` < 0)."""
+    return (hn < neg_tol) | (hn != hn)
+
+
 @njit(cache=True, fastmath=True)
 def _row_max(a, j0, j1):  # pragma: no cover - numba
     """Largest value of ``a[j0:j1]`` (NaN-free input: depths are checked before)."""
@@ -420,7 +426,7 @@ def update_depth(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, ti
                     qn = qn_[k]
                     hn = _new_depth(h0, qe, qw, qs, qn, rain0 + np.float32(r0[k]) * rain_scale, dt, inv_dx, inv_dy)
                     hn = hn if zz == zz else h0
-                    badr |= (hn < neg_tol) | (hn != hn)
+                    badr |= _bad_depth(hn, neg_tol)
                     clipped = (hn < zero) & (hn >= neg_tol)  # rounding; below neg_tol it stays, for the message
                     cl += hn if clipped else zero
                     hn = zero if clipped else hn
@@ -432,9 +438,9 @@ def update_depth(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, ti
                 jbad = nx
                 if badr:  # rare: the first offending cell of the row
                     for k in range(jb - ja):
-                        hn = h0_[k]
-                        if jbad == nx and ((hn < neg_tol) | (hn != hn)):
+                        if _bad_depth(h0_[k], neg_tol):
                             jbad = ja + k
+                            break
                 if record:  # a second pass over the (cached) row: a branch inside the loop above stops it vectorising
                     for k in range(jb - ja):
                         o = _cell_outputs(h0_[k], qe_[k], qw_[k], qs_[k], qn_[k], dt_rec, t_new, hmin, h_arrival,
