@@ -83,7 +83,7 @@ def test_stage_line_and_hot_start(inputs, capsys):
 
 @pytest.mark.parametrize("case", ["manning_shape", "manning_transform", "manning_crs", "inflow_outside", "n_zero",
                                   "negative_duration", "unreadable", "rain_grid_shape", "froude_zero",
-                                  "stats_interval_negative"])
+                                  "stats_interval_negative", "kinematic_courant_above_1"])
 def test_bad_input_exits_2_with_one_line(inputs, capsys, case):
     args = ["--dem", inputs / "dem.tif", "--duration", 600]
     if case == "manning_shape":
@@ -99,6 +99,8 @@ def test_bad_input_exits_2_with_one_line(inputs, capsys, case):
         args += ["--manning", "0"]
     elif case == "froude_zero":
         args += ["--froude-max", "0"]
+    elif case == "kinematic_courant_above_1":
+        args += ["--kinematic-courant", "1.5"]
     elif case == "stats_interval_negative":
         args += ["--stats-interval", "-5"]
     elif case == "negative_duration":

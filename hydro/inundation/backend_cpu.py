@@ -26,6 +26,7 @@ class StepStats:
     wet_cells: int
     bad_cell: int  # flat padded index of the first unstable cell, -1 if none
     active_tiles: int
+    kin_rate: float = 0.0  # 1/s: largest outflow rate per unit depth of a cell (see core_inertial.update_depth)
 
 
 class CpuBackend:
@@ -42,7 +43,7 @@ class CpuBackend:
         self.s_min = float(outflow_slope)
         self.fr_max = float(froude_max)
         nty = state.active.shape[0]
-        self._blk = {k: np.zeros(nty) for k in ("hmax", "vol", "out", "clip")}
+        self._blk = {k: np.zeros(nty) for k in ("hmax", "vol", "out", "clip", "kin")}
         self._blk_wet = np.zeros(nty, np.int64)
         self._blk_bad = np.zeros(nty, np.int64)
         self._flux_bad = np.zeros(nty, np.int64)
@@ -112,7 +113,7 @@ class CpuBackend:
                        f(10.0 * self.hmin), f(speed6_coefficient(self.fr_max)), s.max_h, s.max_speed, s.max_hv, s.arrival,
                        s.duration, s.t_max,
                        s.tile_wet, s.tile_vol, b["hmax"], b["vol"], b["out"], b["clip"], self._blk_wet, self._blk_bad,
-                       f(-1e-3))
+                       b["kin"], f(-1e-3))
         t3 = clock()
         n_active = K.update_active(s.tile_wet, s.forced, s.tile_valid, s.active, s.qx, s.qy, ts, self._spans,
                                    self._nspan)
@@ -125,4 +126,4 @@ class CpuBackend:
         return StepStats(hmax=float(b["hmax"].max()), volume_m3=float(b["vol"].sum()),
                          outflow_m3=float(b["out"].sum()), clipped_m3=float(b["clip"].sum()),
                          wet_cells=int(self._blk_wet.sum()), bad_cell=int(bad[0]) if bad.size else -1,
-                         active_tiles=int(n_active))
+                         active_tiles=int(n_active), kin_rate=float(b["kin"].max()))

@@ -4,8 +4,8 @@ Same methods, same formulas (:mod:`hydro.inundation.physics`), different walk (`
 The state lives on the device for the whole run: the :class:`State`'s numpy arrays are a host
 mirror that is only filled by :meth:`CudaBackend.pull` (depth snapshots at the output interval,
 checkpoints, the final products) and sent back by :meth:`CudaBackend.push` (hot start, gridded
-rain). Per step the host reads one row of six float64 (max depth for the next time step, outflow,
-clipped volume, wet cells, unstable cell, active tiles) and nothing else; the stored volume is
+rain). Per step the host reads one row of seven float64 (max depth and kinematic rate for the next
+time step, outflow, clipped volume, wet cells, unstable cell, active tiles) and nothing else; the stored volume is
 reduced on the device only when the water balance is recorded (``lazy_volume``).
 """
 
@@ -227,4 +227,5 @@ class CudaBackend:
         bad = st[C.BAD]
         return StepStats(hmax=float(st[C.HMAX]), volume_m3=float("nan"), outflow_m3=float(st[C.OUTFLOW]),
                          clipped_m3=float(st[C.CLIPPED]), wet_cells=int(st[C.WET]),
-                         bad_cell=int(bad) if bad < C.NO_BAD else -1, active_tiles=int(st[C.ACTIVE]))
+                         bad_cell=int(bad) if bad < C.NO_BAD else -1, active_tiles=int(st[C.ACTIVE]),
+                         kin_rate=float(st[C.KIN]))

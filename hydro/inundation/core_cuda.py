@@ -13,7 +13,7 @@ A time step is four launches on one stream and no host synchronisation:
 2. :func:`limit` scales the outgoing fluxes of cells that would run dry (only the donor cell
    writes a face, so it is race-free);
 3. :func:`continuity` depths, rain, running outputs, and a block reduction of the step's
-   statistics (max depth, boundary outflow, clipped volume, wet cells) into ``stats``;
+   statistics (max depth, boundary outflow, clipped volume, wet cells, kinematic rate) into ``stats``;
 4. :func:`update_active` tile activity for the next step (wet tiles dilated by one).
 
 ``stats`` is a small (2, NSTAT) float64 array: step k writes row ``k % 2`` and clears the other,
@@ -33,8 +33,8 @@ from . import physics
 SIMULATOR = bool(getattr(config, "ENABLE_CUDASIM", 0)) or os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
 
 # columns of the stats array
-HMAX, OUTFLOW, CLIPPED, WET, BAD, ACTIVE = range(6)
-NSTAT = 6
+HMAX, OUTFLOW, CLIPPED, WET, BAD, ACTIVE, KIN = range(7)
+NSTAT = 7
 NO_BAD = 1e300  # "no unstable cell" in the BAD column (atomic min of flat indices)
 
 if SIMULATOR:  # the simulator runs device functions as Python: reinterpret bits with numpy
@@ -165,12 +165,14 @@ def continuity(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, tile
     s_out = cuda.shared.array(NT, float64)
     s_clip = cuda.shared.array(NT, float64)
     s_wet = cuda.shared.array(NT, float64)
+    s_kin = cuda.shared.array(NT, float64)
     j, i = cuda.grid(2)
     ny, nx = z.shape
     hmax = 0.0
     outv = 0.0
     clip = 0.0
     wet = 0.0
+    kin = 0.0
     ti = i // ts
     tj = j // ts
     if (1 <= i < ny - 1 and 1 <= j < nx - 1 and z[i, j] == z[i, j]
@@ -180,7 +182,10 @@ def continuity(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, tile
         qs = qy[i, j]
         qn = qy[i - 1, j]
         r = rain0 if rain_uniform else rain[i, j] * rain_scale
-        hn = _new_depth(h[i, j], qe, qw, qs, qn, r, dt, 1.0 / dx, 1.0 / dy)
+        h0 = h[i, j]
+        hn = _new_depth(h0, qe, qw, qs, qn, r, dt, 1.0 / dx, 1.0 / dy)
+        if h0 > hmin:  # outflow rate per unit depth (see core_inertial.update_depth)
+            kin = _outgoing_volume(qe, qw, qs, qn, 1.0, 1.0 / dy, 1.0 / dx) / h0
         # boundary outflow: faces whose other side is outside the domain
         if z[i, j + 1] != z[i, j + 1]:
             outv += qe * dy * dt
@@ -208,6 +213,7 @@ def continuity(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, tile
     s_out[tid] = outv
     s_clip[tid] = clip
     s_wet[tid] = wet
+    s_kin[tid] = kin
     cuda.syncthreads()
     stride = NT // 2
     while stride > 0:
@@ -217,6 +223,8 @@ def continuity(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, tile
             s_out[tid] += s_out[tid + stride]
             s_clip[tid] += s_clip[tid + stride]
             s_wet[tid] += s_wet[tid + stride]
+            if s_kin[tid + stride] > s_kin[tid]:
+                s_kin[tid] = s_kin[tid + stride]
         cuda.syncthreads()
         stride //= 2
     if tid == 0:
@@ -228,6 +236,8 @@ def continuity(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, tile
             cuda.atomic.add(stats, (slot, CLIPPED), s_clip[0])
         if s_wet[0] != 0.0:
             cuda.atomic.add(stats, (slot, WET), s_wet[0])
+        if s_kin[0] > 0.0:
+            cuda.atomic.max(stats, (slot, KIN), s_kin[0])
 
 
 @cuda.jit(cache=True)

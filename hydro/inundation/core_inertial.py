@@ -355,7 +355,8 @@ def _row_max(a, j0, j1):  # pragma: no cover - numba
 def update_depth(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, tile_valid, tile_edge, rain_all, ts,
                  dt, dx, dy, t_new, record, dt_rec, hmin, h_arrival, h_vel, fr4g2,
                  max_h, max_speed, max_hv, arrival, duration, t_max,
-                 tile_wet, tile_vol, blk_hmax, blk_vol, blk_out, blk_clip, blk_wet, blk_bad, neg_tol):  # pragma: no cover
+                 tile_wet, tile_vol, blk_hmax, blk_vol, blk_out, blk_clip, blk_wet, blk_bad, blk_kin,
+                 neg_tol):  # pragma: no cover
     """Continuity (Bates et al. 2010 eq. 5) plus rain, running maxima, and per-tile-row statistics.
 
     Float scalars come in the state's dtype (``t_new`` in float32, the accumulators' dtype).
@@ -366,8 +367,11 @@ def update_depth(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, ti
     tile holding a valid cell (``tile_valid``) is updated (rain reaches dry tiles too); otherwise
     only active ones. Statistics per tile row (so sums are deterministic, in float64): max depth,
     stored volume (``tile_vol`` keeps each tile's, so a skipped tile is not re-read), boundary
-    outflow volume, clipped negative volume, wet-cell count, and the flat index of the first
-    unstable cell (-1 if none).
+    outflow volume, clipped negative volume, wet-cell count, the flat index of the first
+    unstable cell (-1 if none), and the kinematic rate ``blk_kin``: the largest outflow rate per
+    unit depth of a cell, ``(out_x / dx + out_y / dy) / h`` (1/s, ``h`` the depth the fluxes came
+    from), which bounds the next time step where the Froude cap makes the flux a function of the
+    donor's depth (see ``SimulationOptions.kinematic_courant``).
     """
     ny, nx = z.shape
     nty, ntx = active.shape
@@ -386,7 +390,9 @@ def update_depth(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, ti
         clip = 0.0
         nwet = 0
         bad = -1
+        kin = zero
         rbuf = np.zeros(nx, rain.dtype)
+        kbuf = np.zeros(nx, h.dtype)
         for tx in range(ntx):
             j0 = tx * ts
             j1 = min(j0 + ts, nx)
@@ -417,6 +423,7 @@ def update_depth(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, ti
                 z0, h0_, qe_, qw_, qs_, qn_, r0 = zr[ja:jb], hr[ja:jb], qxr[ja:jb], qxr[ja - 1:jb - 1], qys[ja:jb], \
                     qyn[ja:jb], rr[ja:jb]
                 mh, ms, mhv, arr, dur, tm = mh[ja:jb], ms[ja:jb], mhv[ja:jb], arr[ja:jb], dur[ja:jb], tm[ja:jb]
+                kb = kbuf[:jb - ja]  # each cell's kinematic rate; a max reduction in this loop would not vectorise
                 for k in range(jb - ja):
                     zz = z0[k]
                     h0 = h0_[k]
@@ -426,6 +433,10 @@ def update_depth(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, ti
                     qn = qn_[k]
                     hn = _new_depth(h0, qe, qw, qs, qn, rain0 + np.float32(r0[k]) * rain_scale, dt, inv_dx, inv_dy)
                     hn = hn if zz == zz else h0
+                    # outflow per unit area and depth (inv_dy / inv_dx swapped: out_x / dx + out_y / dy)
+                    rate = _outgoing_volume(qe, qw, qs, qn, one, inv_dy, inv_dx)
+                    kk = rate / (h0 if h0 > hmin else one)
+                    kb[k] = kk if h0 > hmin else zero
                     badr |= _bad_depth(hn, neg_tol)
                     clipped = (hn < zero) & (hn >= neg_tol)  # rounding; below neg_tol it stays, for the message
                     cl += hn if clipped else zero
@@ -435,6 +446,9 @@ def update_depth(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, ti
                     rw += one if hn > hmin else zero
                 tv += float(rv)
                 twet += int(rw)
+                if ja < jb:
+                    kr = _row_max(kb, 0, jb - ja)
+                    kin = kr if kr > kin else kin
                 jbad = nx
                 if badr:  # rare: the first offending cell of the row
                     for k in range(jb - ja):
@@ -475,6 +489,7 @@ def update_depth(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, ti
         blk_clip[ty] = clip
         blk_wet[ty] = nwet
         blk_bad[ty] = bad
+        blk_kin[ty] = kin
 
 
 @njit(cache=True)

@@ -24,6 +24,7 @@ def simulate_files(dem_path: str, out_dir: str, duration_s: float, manning: str 
                    stage: str | None = None, boundary: str = "closed", output_interval_s: float | None = None,
                    summary_json: str | None = None, runoff_coefficient: float = 1.0, loss_mm_per_h: float = 0.0,
                    alpha: float = 0.7, froude_max: float = SimulationOptions.froude_max,
+                   kinematic_courant: float = SimulationOptions.kinematic_courant,
                    stats_interval: float = SimulationOptions.stats_interval, dtype: str = "float32",
                    start_time: str | None = None,
                    checkpoint: str | None = None, hot_start: str | None = None, progress: bool = True,
@@ -42,6 +43,9 @@ def simulate_files(dem_path: str, out_dir: str, duration_s: float, manning: str 
         raise InputError("--alpha", f"{alpha} is not in (0, 1]", "use 0.7 (Bates et al. 2010)")
     if not froude_max > 0:
         raise InputError("--froude-max", f"{froude_max} is not positive", "use 0.8 (see README, '2-D inundation')")
+    if not 0 <= kinematic_courant <= 1:
+        raise InputError("--kinematic-courant", f"{kinematic_courant} is not in [0, 1]",
+                         "use 0.9 (0 turns the condition off, see README, '2-D inundation')")
     if not stats_interval >= 0:
         raise InputError("--stats-interval", f"{stats_interval:g} s is negative", "give seconds >= 0 (0: every step)")
     if not 0 <= runoff_coefficient <= 1:
@@ -66,7 +70,8 @@ def simulate_files(dem_path: str, out_dir: str, duration_s: float, manning: str 
     rain_f = read_rain(rain, dem, runoff_coefficient, loss_mm_per_h, start) if rain else None
     inflows = read_hydrographs(inflow, dem, "inflow", start) if inflow else []
     stages = read_hydrographs(stage, dem, "stage", start) if stage else []
-    opts = SimulationOptions(alpha=alpha, froude_max=froude_max, stats_interval=stats_interval, dtype=dtype)
+    opts = SimulationOptions(alpha=alpha, froude_max=froude_max, kinematic_courant=kinematic_courant,
+                             stats_interval=stats_interval, dtype=dtype)
     sim = Simulation(dem.values, abs(t.a), abs(t.e), n, h0, rain=rain_f, inflows=inflows, stages=stages,
                      boundary=boundary, options=opts, transform=t, backend=backend)
     if sim.backend_notice:

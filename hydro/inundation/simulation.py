@@ -2,7 +2,8 @@
 
 The physics is in ``core_inertial.py`` (kernels) behind a backend (``backend_cpu.py``); this module
 only drives it. The time step follows the CFL condition of Bates et al. (2010, eq. 12),
-``dt = alpha * dx / sqrt(g * h_max)``, capped at ``dt_max`` and cut to land on output times and
+``dt = alpha * dx / sqrt(g * h_max)``, and the kinematic condition of the Froude-capped flux
+(``SimulationOptions.kinematic_courant``), capped at ``dt_max`` and cut to land on output times and
 rain changes. Water balance terms are summed in float64.
 """
 
@@ -38,6 +39,14 @@ class SimulationOptions:
     v_max: float = 50.0  # m/s; faster is reported as an instability
     outflow_slope: float = 1e-3  # least slope at free-outflow edges (they take the local bed slope, at least this)
     froude_max: float = 0.8  # flux cap: above it the local-inertial equations grow roll waves (see physics)
+    # Where the cap binds, a face carries fr_max h sqrt(g h) of its donor's depth h: an explicit
+    # upwind kinematic flux, dq/dh = 1.5 q / h. Its Courant number summed over a cell's outflow
+    # faces, sigma = 1.5 dt (out_x / dx + out_y / dy) / h, must stay below 1, else the
+    # checkerboard mode grows (amplification 1 - 2 sigma < -1): flow capped in both x and y (a
+    # valley running diagonally to the grid) breaks into a depth checkerboard that flickers from
+    # step to step. The gravity-wave CFL alone allows sigma up to 2.4 alpha (1.68 at alpha 0.7),
+    # so the step is also held to sigma <= kinematic_courant; 0 turns the condition off.
+    kinematic_courant: float = 0.9
     # running outputs (max depth, max speed, max depth x speed, arrival, duration, time of max) are
     # sampled at the step that crosses each multiple of this many simulated seconds, and at every
     # output time; 0 samples every step. Updating them is a third of a step's time on the 5 m sample.
@@ -138,6 +147,7 @@ class Simulation:
         self.volume = self.volume0
         self.totals = dict(rain_m3=0.0, inflow_m3=0.0, stage_m3=0.0, outflow_m3=0.0, clipped_m3=0.0)
         self._hmax = self.engine.max_depth()
+        self._kin = 0.0  # largest outflow rate per unit depth of the last step (1/s)
         self._rain_k = -2
         self._rain_rate = 0.0
         self._rain_sum = 0.0  # sum over valid cells of the net rate (m/s)
@@ -172,6 +182,8 @@ class Simulation:
     def _next_dt(self, t_stop: float) -> float:
         o = self.options
         dt = o.alpha * min(self.dx, self.dy) / math.sqrt(G * self._hmax) if self._hmax > o.hmin else o.dt_max
+        if o.kinematic_courant > 0 and self._kin > 0:
+            dt = min(dt, o.kinematic_courant / (1.5 * self._kin))
         dt = min(dt, o.dt_max, t_stop - self.t)
         if self.rain is not None:
             dt = min(dt, self.rain.next_change(self.t) - self.t)
@@ -186,8 +198,7 @@ class Simulation:
         for sg in self.stages:
             self.totals["stage_m3"] += e.impose_stage(sg.rows + 1, sg.cols + 1, sg.at(t))
         for inf in self.inflows:
-            q = inf.at(t + 0.5 * dt)
-            self.totals["inflow_m3"] += e.add_volume(inf.rows + 1, inf.cols + 1, q * dt / len(inf.rows))
+            self.totals["inflow_m3"] += e.add_volume(inf.rows + 1, inf.cols + 1, inf.integral(t, t + dt) / len(inf.rows))
         rain_all = self._rain_sum > 0.0
         record, dt_record = self._sampling(t, dt, t_stop)
         st = e.step(dt, t + dt, self._rain_rate, rain_all, record, dt_record)
@@ -200,6 +211,7 @@ class Simulation:
         if not self._lazy_volume:
             self.volume = st.volume_m3
         self._hmax = st.hmax
+        self._kin = st.kin_rate
         self.wet_fraction = st.wet_cells / self.n_valid
         if st.bad_cell >= 0:
             self._instability(st.bad_cell)
@@ -290,7 +302,7 @@ class Simulation:
         self.engine.pull()
         arrays = {f"s_{k}": v for k, v in self.state.arrays().items()}
         scal = np.array([self.t, self.steps, self.cell_updates, self.volume0, self.volume, self._hmax,
-                         *[self.totals[k] for k in sorted(self.totals)]])
+                         *[self.totals[k] for k in sorted(self.totals)], self._kin])
         snaps = np.stack([s for _, s in self.snapshots]) if self.snapshots else np.zeros((0,) + self.valid.shape)
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as f:
@@ -314,6 +326,9 @@ class Simulation:
         self.volume0, self.volume, self._hmax = float(sc[3]), float(sc[4]), float(sc[5])
         for k, val in zip(sorted(self.totals), sc[6:]):
             self.totals[k] = float(val)
+        # the last step's kinematic rate (absent from checkpoints written before 2026-11-23: 0, the
+        # first step then takes the gravity-wave CFL alone)
+        self._kin = float(sc[6 + len(self.totals)]) if len(sc) > 6 + len(self.totals) else 0.0
         self.snapshots = [(float(t), s) for t, s in zip(d["snap_t"], d["snaps"])]
         self.balance_rows = [tuple(r) for r in d["balance"]]
         self._rain_k = -2
