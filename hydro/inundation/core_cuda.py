@@ -59,6 +59,7 @@ _inv_cbrt = cuda.jit(device=True)(physics.make_inv_cbrt(_as_int64, _as_float64))
 _face_flux = cuda.jit(device=True)(physics.make_face_flux(_inv_cbrt))
 _wall_neighbour = cuda.jit(device=True)(physics.wall_neighbour)
 _outgoing_volume = cuda.jit(device=True)(physics.make_outgoing_volume(cuda.jit(device=True)(physics.select_max)))
+_kinematic_rate = cuda.jit(device=True)(physics.make_kinematic_rate(_outgoing_volume))
 _new_depth = cuda.jit(device=True)(physics.new_depth)
 _record_cell = cuda.jit(device=True)(physics.make_record_cell(cuda.jit(device=True)(physics.cell_outputs)))
 
@@ -184,8 +185,7 @@ def continuity(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, tile
         r = rain0 if rain_uniform else rain[i, j] * rain_scale
         h0 = h[i, j]
         hn = _new_depth(h0, qe, qw, qs, qn, r, dt, 1.0 / dx, 1.0 / dy)
-        if h0 > hmin:  # outflow rate per unit depth (see core_inertial.update_depth)
-            kin = _outgoing_volume(qe, qw, qs, qn, 1.0, 1.0 / dy, 1.0 / dx) / h0
+        kin = _kinematic_rate(h0, qe, qw, qs, qn, hmin, 1.0 / dx, 1.0 / dy)
         # boundary outflow: faces whose other side is outside the domain
         if z[i, j + 1] != z[i, j + 1]:
             outv += qe * dy * dt

@@ -101,6 +101,8 @@ _wall_neighbour = njit(cache=True, inline="always")(physics.wall_neighbour)
 _select_max = njit(cache=True)(physics.select_max)  # LLVM inlines it; numba-level inlining warns
 _outgoing_volume64 = njit(cache=True, inline="always")(physics.make_outgoing_volume(_select_max, np.float64))
 _outgoing_volume32 = njit(cache=True, inline="always")(physics.make_outgoing_volume(_select_max, np.float32))
+_kinematic_rate64 = njit(cache=True, inline="always")(physics.make_kinematic_rate(_outgoing_volume64, np.float64))
+_kinematic_rate32 = njit(cache=True, inline="always")(physics.make_kinematic_rate(_outgoing_volume32, np.float32))
 _new_depth = njit(cache=True, inline="always")(physics.new_depth)
 _cell_outputs = njit(cache=True, inline="always")(physics.cell_outputs)
 
@@ -130,6 +132,20 @@ def _outgoing_volume_ov(qe, qw, qs, qn, dt, dx, dy):
 
     def f(qe, qw, qs, qn, dt, dx, dy):
         return impl(qe, qw, qs, qn, dt, dx, dy)
+    return f
+
+
+def _kinematic_rate(h, qe, qw, qs, qn, hmin, inv_dx, inv_dy):
+    """Dispatch to the float32 or float64 build of :func:`physics.make_kinematic_rate` (numba only)."""
+    raise NotImplementedError
+
+
+@overload(_kinematic_rate, inline="always")
+def _kinematic_rate_ov(h, qe, qw, qs, qn, hmin, inv_dx, inv_dy):
+    impl = _kinematic_rate32 if h == types.float32 else _kinematic_rate64
+
+    def f(h, qe, qw, qs, qn, hmin, inv_dx, inv_dy):
+        return impl(h, qe, qw, qs, qn, hmin, inv_dx, inv_dy)
     return f
 
 
@@ -433,10 +449,7 @@ def update_depth(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, ti
                     qn = qn_[k]
                     hn = _new_depth(h0, qe, qw, qs, qn, rain0 + np.float32(r0[k]) * rain_scale, dt, inv_dx, inv_dy)
                     hn = hn if zz == zz else h0
-                    # outflow per unit area and depth (inv_dy / inv_dx swapped: out_x / dx + out_y / dy)
-                    rate = _outgoing_volume(qe, qw, qs, qn, one, inv_dy, inv_dx)
-                    kk = rate / (h0 if h0 > hmin else one)
-                    kb[k] = kk if h0 > hmin else zero
+                    kb[k] = _kinematic_rate(h0, qe, qw, qs, qn, hmin, inv_dx, inv_dy)
                     badr |= _bad_depth(hn, neg_tol)
                     clipped = (hn < zero) & (hn >= neg_tol)  # rounding; below neg_tol it stays, for the message
                     cl += hn if clipped else zero

@@ -159,6 +159,24 @@ def make_outgoing_volume(fmax, F=float):
     return outgoing_volume
 
 
+def make_kinematic_rate(outgoing_volume, F=float):
+    """Build ``kinematic_rate`` around the target's build of :func:`make_outgoing_volume`, with its
+    constants of type ``F`` (see :func:`make_face_flux`)."""
+    ZERO, ONE = F(0.0), F(1.0)
+
+    def kinematic_rate(h, qe, qw, qs, qn, hmin, inv_dx, inv_dy):
+        """A cell's outflow per unit area and depth, ``(out_x / dx + out_y / dy) / h`` (1/s), from the
+        depth ``h`` its fluxes came from; 0 for a cell at or below ``hmin``. Where the Froude cap
+        binds, 1.5 dt times this is the Courant number of the capped outflow summed over the cell's
+        faces (``SimulationOptions.kinematic_courant``). Selects only (the CPU loop vectorises).
+        """
+        wet = h > hmin
+        rate = outgoing_volume(qe, qw, qs, qn, ONE, inv_dy, inv_dx)  # dx <-> 1/dy, dy <-> 1/dx: per unit area
+        return rate / (h if wet else ONE) if wet else ZERO
+
+    return kinematic_rate
+
+
 def select_max(a, b):
     """max(a, b) as a select."""
     return a if a > b else b
