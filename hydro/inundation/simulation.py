@@ -278,16 +278,18 @@ class Simulation:
         if not self.balance_rows:
             self._record(snapshot=output_interval_s is not None)
         bar = _Progress(duration_s, self) if progress else None
-        t0 = time.perf_counter()
+        t0 = t_bar = time.perf_counter()
         while self.t < duration_s - 1e-9:
             t_out = min((math.floor(self.t / every + 1e-9) + 1) * every, duration_s)
             while self.t < t_out - 1e-9:
                 self.step(t_out)
                 if bar:
-                    bar.update(time.perf_counter() - t0)
+                    bar.update(time.perf_counter() - t_bar)
             self._record(snapshot=output_interval_s is not None)
             if checkpoint_path is not None and self.t < duration_s - 1e-9:
+                self.wall_seconds += time.perf_counter() - t0  # the time so far goes into the checkpoint
                 self.save_checkpoint(checkpoint_path)
+                t0 = time.perf_counter()  # (its writing does not count)
         self.engine.pull()  # the running outputs (max depth, arrival, ...) back on the host
         self.wall_seconds += time.perf_counter() - t0
         if bar:
@@ -302,7 +304,7 @@ class Simulation:
         self.engine.pull()
         arrays = {f"s_{k}": v for k, v in self.state.arrays().items()}
         scal = np.array([self.t, self.steps, self.cell_updates, self.volume0, self.volume, self._hmax,
-                         *[self.totals[k] for k in sorted(self.totals)], self._kin])
+                         *[self.totals[k] for k in sorted(self.totals)], self._kin, self.wall_seconds])
         snaps = np.stack([s for _, s in self.snapshots]) if self.snapshots else np.zeros((0,) + self.valid.shape)
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as f:
@@ -329,6 +331,12 @@ class Simulation:
         # the last step's kinematic rate (absent from checkpoints written before 2026-11-23: 0, the
         # first step then takes the gravity-wave CFL alone)
         self._kin = float(sc[6 + len(self.totals)]) if len(sc) > 6 + len(self.totals) else 0.0
+        # the stepping time so far, so that a resumed run's summary divides all its cell updates by all
+        # its time (absent before 2026-11-24: then only the resumed part's updates and time count)
+        if len(sc) > 7 + len(self.totals):
+            self.wall_seconds = float(sc[7 + len(self.totals)])
+        else:
+            self.cell_updates = 0
         self.snapshots = [(float(t), s) for t, s in zip(d["snap_t"], d["snaps"])]
         self.balance_rows = [tuple(r) for r in d["balance"]]
         self._rain_k = -2
