@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -148,6 +149,29 @@ def test_simulator_matches_cpu(simulated, name):
     ba, bb = np.array(cpu["balance"]), np.array(gpu["balance"])
     np.testing.assert_allclose(bb[:, :6], ba[:, :6], rtol=1e-4, atol=1e-3)
     assert gpu["volume_error"] < 1e-5
+
+
+def test_simulator_names_the_cell_that_went_negative(tmp_path):
+    """The instability message shows the negative depth itself, as on the CPU (the CUDA depth pass
+    clipped it to 0 before the message read it)."""
+    script = textwrap.dedent("""
+        import numpy as np
+        from gis.errors import SimulationError
+        from hydro.inundation import Simulation, SimulationOptions
+        sim = Simulation(np.zeros((6, 7)), 1.0, 1.0, 0.03, 0.1, options=SimulationOptions(tile_size=4),
+                         backend="cuda")
+        sim.state.interior(sim.state.h)[3, 5] = -0.5
+        sim.engine.push(("h",))
+        try:
+            sim.run(2.0)
+        except SimulationError as exc:
+            print("MSG", exc)
+    """)
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1", PYTHONPATH=str(ROOT))
+    p = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
+                       timeout=600)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert re.search(r"MSG .*cell row 3, col 5: depth -0\.\d+ m", p.stdout), p.stdout
 
 
 def test_cuda_without_gpu_is_exit_2(tmp_path, capsys):

@@ -195,9 +195,9 @@ def continuity(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, tile
             outv += qs * dx * dt
         if z[i - 1, j] != z[i - 1, j]:
             outv -= qn * dx * dt
-        if hn < 0.0:
-            if hn < -1e-3:
-                cuda.atomic.min(stats, (slot, BAD), float64(i * nx + j))
+        if hn < -1e-3:  # kept as it is, for the message (as on the CPU): the run stops here
+            cuda.atomic.min(stats, (slot, BAD), float64(i * nx + j))
+        elif hn < 0.0:  # rounding
             clip = -hn * dx * dy
             hn = 0.0
         elif hn != hn:
