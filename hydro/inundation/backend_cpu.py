@@ -29,6 +29,20 @@ class StepStats:
     kin_rate: float = 0.0  # 1/s: largest outflow rate per unit depth of a cell (see core_inertial.update_depth)
 
 
+def inner_tiles(z: np.ndarray, ts: int) -> np.ndarray:
+    """Tiles whose cells, and every cell within 2 of them, are inside the domain (``z`` not NaN): their
+    faces have no wall or boundary face among the cells a face flux reads, so the flux kernel takes
+    the face function without those selects there."""
+    from scipy.ndimage import minimum_filter
+
+    ny, nx = z.shape
+    nty, ntx = -(-ny // ts), -(-nx // ts)
+    near = minimum_filter((z == z).astype(np.uint8), size=5, mode="constant", cval=0).astype(bool)
+    pad = np.zeros((nty * ts, ntx * ts), bool)
+    pad[:ny, :nx] = near
+    return pad.reshape(nty, ts, ntx, ts).all(axis=(1, 3))
+
+
 class CpuBackend:
     """Numba (parallel CPU) backend."""
 
@@ -50,6 +64,7 @@ class CpuBackend:
         # active column spans per tile row (maximal runs of active tiles), rebuilt by update_active
         self._spans = np.zeros(state.active.shape + (2,), np.int64)
         self._nspan = np.zeros(nty, np.int64)
+        self._tile_inner = inner_tiles(state.z, state.tile_size)
         self.rain_scale = 0.0  # m/s per code of the gridded rain array
         self.seconds = {"flux": 0.0, "limit": 0.0, "depth": 0.0, "tiles": 0.0}  # where the time goes
 
@@ -101,7 +116,7 @@ class CpuBackend:
         t0 = clock()
         K.save_block_edges(s.qy, ts, self._spans, self._nspan, s.top_old, s.bot_old)
         K.compute_fluxes(s.z, s.h, s.qx, s.qy, s.n, s.n.size == 1, self._spans, self._nspan, ts,
-                         s.top_old, s.bot_old, dt_, dx, dy, f(self.theta), hmin, self.open_bc, f(self.s_min),
+                         s.top_old, s.bot_old, self._tile_inner, dt_, dx, dy, f(self.theta), hmin, self.open_bc, f(self.s_min),
                          f(self.fr_max), f(self.v_max), self._flux_bad)
         t1 = clock()
         K.limit_first_rows(s.z, s.h, s.qx, s.qy, self._spans, self._nspan, ts, dt_, dx, dy)

@@ -97,6 +97,10 @@ _inv_cbrt64 = njit(cache=True, inline="always")(physics.make_inv_cbrt(_as_int64,
 _inv_cbrt32 = njit(cache=True, inline="always")(physics.make_inv_cbrt32(_as_int32, _as_float32))
 _face_flux64 = njit(cache=True, inline="always", error_model="numpy")(physics.make_face_flux(_inv_cbrt64, np.float64))
 _face_flux32 = njit(cache=True, inline="always", error_model="numpy")(physics.make_face_flux(_inv_cbrt32, np.float32))
+_face_flux64_in = njit(cache=True, inline="always", error_model="numpy")(
+    physics.make_face_flux(_inv_cbrt64, np.float64, interior=True))
+_face_flux32_in = njit(cache=True, inline="always", error_model="numpy")(
+    physics.make_face_flux(_inv_cbrt32, np.float32, interior=True))
 _wall_neighbour = njit(cache=True, inline="always")(physics.wall_neighbour)
 _select_max = njit(cache=True)(physics.select_max)  # LLVM inlines it; numba-level inlining warns
 _outgoing_volume64 = njit(cache=True, inline="always")(physics.make_outgoing_volume(_select_max, np.float64))
@@ -115,6 +119,20 @@ def _face_flux(q, qp, qn, zm, zl, hl, zr, hr, zp, nl, nr, dt, inv_dx, theta, hmi
 @overload(_face_flux, inline="always")
 def _face_flux_ov(q, qp, qn, zm, zl, hl, zr, hr, zp, nl, nr, dt, inv_dx, theta, hmin, open_bc, s_min, fr_max):
     impl = _face_flux32 if hl == types.float32 else _face_flux64
+
+    def f(q, qp, qn, zm, zl, hl, zr, hr, zp, nl, nr, dt, inv_dx, theta, hmin, open_bc, s_min, fr_max):
+        return impl(q, qp, qn, zm, zl, hl, zr, hr, zp, nl, nr, dt, inv_dx, theta, hmin, open_bc, s_min, fr_max)
+    return f
+
+
+def _face_flux_in(q, qp, qn, zm, zl, hl, zr, hr, zp, nl, nr, dt, inv_dx, theta, hmin, open_bc, s_min, fr_max):
+    """Dispatch to the float32 or float64 interior build of :func:`physics.face_flux` (numba only)."""
+    raise NotImplementedError
+
+
+@overload(_face_flux_in, inline="always")
+def _face_flux_in_ov(q, qp, qn, zm, zl, hl, zr, hr, zp, nl, nr, dt, inv_dx, theta, hmin, open_bc, s_min, fr_max):
+    impl = _face_flux32_in if hl == types.float32 else _face_flux64_in
 
     def f(q, qp, qn, zm, zl, hl, zr, hr, zp, nl, nr, dt, inv_dx, theta, hmin, open_bc, s_min, fr_max):
         return impl(q, qp, qn, zm, zl, hl, zr, hr, zp, nl, nr, dt, inv_dx, theta, hmin, open_bc, s_min, fr_max)
@@ -155,6 +173,69 @@ def _flux_at(q, qp, qn, zm, zp, closed, zl, hl, zr, hr, nl, nr, dt, inv_dx, thet
     domain: a closed wall there takes no part in the theta weighting, an open edge reads their slope)."""
     return _face_flux(q, _wall_neighbour(qp, q, (zm != zm) & closed), _wall_neighbour(qn, q, (zp != zp) & closed),
                       zm, zl, hl, zr, hr, zp, nl, nr, dt, inv_dx, theta, hmin, open_bc, s_min, fr_max)
+
+
+@njit(cache=True, inline="always", error_model="numpy", fastmath=FM_FLUX)
+def _flux_in(q, qp, qn, zm, zp, closed, zl, hl, zr, hr, nl, nr, dt, inv_dx, theta, hmin, open_bc, s_min, fr_max):
+    """:func:`_flux_at` for a face of an inner tile: both cells and the cells beyond them are inside
+    the domain, so no wall and no boundary face (the same result, without their selects)."""
+    return _face_flux_in(q, qp, qn, zm, zl, hl, zr, hr, zp, nl, nr, dt, inv_dx, theta, hmin, open_bc, s_min, fr_max)
+
+
+def _make_face_rows(flux):
+    """The vectorised loops over one row's x faces and y faces, around ``flux`` (:func:`_flux_at`,
+    or :func:`_flux_in` on inner tiles). Each returns whether a face broke the speed check."""
+
+    @njit(cache=True, inline="always", error_model="numpy", fastmath=FM_FLUX)
+    def x_faces(zc, hc, nc, oldx, qxr, ja, jl, closed, dt, inv_dx, theta, hmin, open_bc, s_min, fr_max, v_max):
+        # sliced views indexed from 0: numba's negative-index wrap-around then folds away and LLVM
+        # vectorises the loop (it does not with j - 1 indices)
+        zm_, z0, z1, zp_ = zc[ja - 1:jl - 1], zc[ja:jl], zc[ja + 1:jl + 1], zc[ja + 2:jl + 2]
+        h0, h1, n0, n1 = hc[ja:jl], hc[ja + 1:jl + 1], nc[ja:jl], nc[ja + 1:jl + 1]
+        om, o0, o1, out = oldx[ja - 1:jl - 1], oldx[ja:jl], oldx[ja + 1:jl + 1], qxr[ja:jl]
+        viol = False
+        for k in range(jl - ja):
+            q = o0[k]
+            hl = h0[k]
+            hr = h1[k]
+            res = flux(q, om[k], o1[k], zm_[k], zp_[k], closed, z0[k], hl, z1[k], hr, n0[k], n1[k], dt, inv_dx, theta,
+                       hmin, open_bc, s_min, fr_max)
+            out[k] = res
+            viol |= not (abs(res) <= v_max * (hl if hl > hr else hr))
+        return viol
+
+    @njit(cache=True, inline="always", error_model="numpy", fastmath=FM_FLUX)
+    def y_faces(zu2, zc, zd, zd2, hc, hd, nc, nd, above, oldy, nxt, qyr, a, b, closed, dt, inv_dy, theta, hmin,
+                open_bc, s_min, fr_max, v_max):
+        zu_, z0, zd_, zd2_ = zu2[a:b], zc[a:b], zd[a:b], zd2[a:b]
+        h0, h1, n0, n1 = hc[a:b], hd[a:b], nc[a:b], nd[a:b]
+        oa, o0, on, out = above[a:b], oldy[a:b], nxt[a:b], qyr[a:b]
+        viol = False
+        for k in range(b - a):
+            q = o0[k]
+            hl = h0[k]
+            hr = h1[k]
+            res = flux(q, oa[k], on[k], zu_[k], zd2_[k], closed, z0[k], hl, zd_[k], hr, n0[k], n1[k], dt, inv_dy,
+                       theta, hmin, open_bc, s_min, fr_max)
+            out[k] = res
+            viol |= not (abs(res) <= v_max * (hl if hl > hr else hr))
+        return viol
+
+    return x_faces, y_faces
+
+
+_x_faces, _y_faces = _make_face_rows(_flux_at)
+_x_faces_in, _y_faces_in = _make_face_rows(_flux_in)
+
+
+@njit(cache=True, inline="always")
+def _segment_end(tile_inner, ty, ts, j, jl):
+    """End of the run of tiles, from column ``j`` up to ``jl``, that share ``j``'s tile's inner flag."""
+    inner = tile_inner[ty, j // ts]
+    e = min((j // ts + 1) * ts, jl)
+    while e < jl and tile_inner[ty, e // ts] == inner:
+        e = min(e + ts, jl)
+    return e
 
 
 @njit(cache=True, parallel=True)
@@ -220,7 +301,7 @@ def _limit_row_spans(z, h, qx, qy, r, spans, nspan, ty, fbuf, dt, dx, dy, one):
 
 
 @njit(cache=True, parallel=True, error_model="numpy", fastmath=FM_FLUX)
-def compute_fluxes(z, h, qx, qy, n, n_uniform, spans, nspan, ts, top_old, bot_old,
+def compute_fluxes(z, h, qx, qy, n, n_uniform, spans, nspan, ts, top_old, bot_old, tile_inner,
                    dt, dx, dy, theta, hmin, open_bc, s_min, fr_max, v_max, blk_bad):  # pragma: no cover - numba
     """Update ``qx`` and ``qy`` in place on the active column spans, then limit outflow.
 
@@ -231,6 +312,9 @@ def compute_fluxes(z, h, qx, qy, n, n_uniform, spans, nspan, ts, top_old, bot_ol
     ``top_old`` / ``bot_old``. A closed wall beyond a neighbour face takes no part in the weighting
     (q itself is used there), else it would bleed flux out of the edge face of a steady flow. A face
     velocity |q| / h above ``v_max`` (or a NaN) marks the tile row's first such cell in ``blk_bad``.
+
+    On the tiles ``tile_inner`` marks (no cell outside the domain within 2 cells) the faces take the
+    interior build of the face function, without the boundary and wall selects (same result).
 
     The outflow limiter (:func:`_limit_row`) runs here one row behind the fluxes, once all four
     faces of that row are final; the first row of each tile row, whose north faces belong to the
@@ -279,23 +363,16 @@ def compute_fluxes(z, h, qx, qy, n, n_uniform, spans, nspan, ts, top_old, bot_ol
                     viol |= not (abs(res) <= v_max * max(hc[0], hc[1]))
                     ja = 1
                 jl = min(jb, nx - 2)
-                # sliced views indexed from 0: numba's negative-index wrap-around then folds away
-                # and LLVM vectorises the loop (it does not with j - 1 indices)
-                if jl > ja:
-                    zm_, z0, z1, zp_ = zc[ja - 1:jl - 1], zc[ja:jl], zc[ja + 1:jl + 1], zc[ja + 2:jl + 2]
-                    h0, h1, n0, n1 = hc[ja:jl], hc[ja + 1:jl + 1], nc[ja:jl], nc[ja + 1:jl + 1]
-                    om, o0, o1, out = oldx[ja - 1:jl - 1], oldx[ja:jl], oldx[ja + 1:jl + 1], qxr[ja:jl]
-                    for k in range(jl - ja):
-                        q = o0[k]
-                        hl = h0[k]
-                        hr = h1[k]
-                        zm = zm_[k]
-                        zp = zp_[k]
-                        res = _flux_at(q, om[k], o1[k], zm, zp, closed,
-                                       z0[k], hl, z1[k], hr, n0[k], n1[k], dt, inv_dx, theta, hmin, open_bc,
-                                       s_min, fr_max)
-                        out[k] = res
-                        viol |= not (abs(res) <= v_max * (hl if hl > hr else hr))
+                j = ja
+                while j < jl:  # runs of inner / other tiles
+                    e = _segment_end(tile_inner, ty, ts, j, jl)
+                    if tile_inner[ty, j // ts]:
+                        viol |= _x_faces_in(zc, hc, nc, oldx, qxr, j, e, closed, dt, inv_dx, theta, hmin, open_bc,
+                                            s_min, fr_max, v_max)
+                    else:
+                        viol |= _x_faces(zc, hc, nc, oldx, qxr, j, e, closed, dt, inv_dx, theta, hmin, open_bc,
+                                         s_min, fr_max, v_max)
+                    j = e
                 if jb > jl and jl >= ja:
                     j = nx - 2
                     res = _flux_at(oldx[j], oldx[j - 1], oldx[j + 1], zc[j - 1], zc[j + 1], closed,
@@ -311,20 +388,16 @@ def compute_fluxes(z, h, qx, qy, n, n_uniform, spans, nspan, ts, top_old, bot_ol
                     nxt = qy[i + 1] if i + 1 < i1 else bot_old[ty]
                     zu2 = z[i - 1] if i > 0 else zc  # row 0 is the NaN ring: a wall beyond
                     zd2 = z[i + 2] if i + 2 < ny else zd
-                    zu_, z0, zd_, zd2_ = zu2[a:b], zc[a:b], zd[a:b], zd2[a:b]
-                    h0, h1, n0, n1 = hc[a:b], hd[a:b], nc[a:b], nd[a:b]
-                    oa, o0, on, out = above[a:b], oldy[a:b], nxt[a:b], qyr[a:b]
-                    for k in range(b - a):
-                        q = o0[k]
-                        hl = h0[k]
-                        hr = h1[k]
-                        zm = zu_[k]
-                        zp = zd2_[k]
-                        res = _flux_at(q, oa[k], on[k], zm, zp, closed,
-                                       z0[k], hl, zd_[k], hr, n0[k], n1[k], dt, inv_dy, theta, hmin, open_bc,
-                                       s_min, fr_max)
-                        out[k] = res
-                        viol |= not (abs(res) <= v_max * (hl if hl > hr else hr))
+                    j = a
+                    while j < b:
+                        e = _segment_end(tile_inner, ty, ts, j, b)
+                        if tile_inner[ty, j // ts]:
+                            viol |= _y_faces_in(zu2, zc, zd, zd2, hc, hd, nc, nd, above, oldy, nxt, qyr, j, e, closed,
+                                                dt, inv_dy, theta, hmin, open_bc, s_min, fr_max, v_max)
+                        else:
+                            viol |= _y_faces(zu2, zc, zd, zd2, hc, hd, nc, nd, above, oldy, nxt, qyr, j, e, closed, dt,
+                                             inv_dy, theta, hmin, open_bc, s_min, fr_max, v_max)
+                        j = e
             above, oldy = oldy, above
             if i - 1 > i0:
                 _limit_row_spans(z, h, qx, qy, i - 1, spans, nspan, ty, fbuf, dt, dx, dy, one)
