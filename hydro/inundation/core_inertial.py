@@ -111,32 +111,26 @@ _new_depth = njit(cache=True, inline="always")(physics.new_depth)
 _cell_outputs = njit(cache=True, inline="always")(physics.cell_outputs)
 
 
-def _face_flux(q, qp, qn, zm, zl, hl, zr, hr, zp, nl, nr, dt, inv_dx, theta, hmin, open_bc, s_min, fr_max):
-    """Dispatch to the float32 or float64 build of :func:`physics.face_flux` (numba only)."""
-    raise NotImplementedError
+def _face_flux_by_dtype(impl32, impl64, what):
+    """A dispatcher to the float32 or float64 build of a face function (numba only), by the depth's type."""
+
+    def dispatch(q, qp, qn, zm, zl, hl, zr, hr, zp, nl, nr, dt, inv_dx, theta, hmin, open_bc, s_min, fr_max):
+        raise NotImplementedError
+
+    @overload(dispatch, inline="always")
+    def _ov(q, qp, qn, zm, zl, hl, zr, hr, zp, nl, nr, dt, inv_dx, theta, hmin, open_bc, s_min, fr_max):
+        impl = impl32 if hl == types.float32 else impl64
+
+        def f(q, qp, qn, zm, zl, hl, zr, hr, zp, nl, nr, dt, inv_dx, theta, hmin, open_bc, s_min, fr_max):
+            return impl(q, qp, qn, zm, zl, hl, zr, hr, zp, nl, nr, dt, inv_dx, theta, hmin, open_bc, s_min, fr_max)
+        return f
+
+    dispatch.__doc__ = f"Dispatch to the float32 or float64 build of {what} (numba only)."
+    return dispatch
 
 
-@overload(_face_flux, inline="always")
-def _face_flux_ov(q, qp, qn, zm, zl, hl, zr, hr, zp, nl, nr, dt, inv_dx, theta, hmin, open_bc, s_min, fr_max):
-    impl = _face_flux32 if hl == types.float32 else _face_flux64
-
-    def f(q, qp, qn, zm, zl, hl, zr, hr, zp, nl, nr, dt, inv_dx, theta, hmin, open_bc, s_min, fr_max):
-        return impl(q, qp, qn, zm, zl, hl, zr, hr, zp, nl, nr, dt, inv_dx, theta, hmin, open_bc, s_min, fr_max)
-    return f
-
-
-def _face_flux_in(q, qp, qn, zm, zl, hl, zr, hr, zp, nl, nr, dt, inv_dx, theta, hmin, open_bc, s_min, fr_max):
-    """Dispatch to the float32 or float64 interior build of :func:`physics.face_flux` (numba only)."""
-    raise NotImplementedError
-
-
-@overload(_face_flux_in, inline="always")
-def _face_flux_in_ov(q, qp, qn, zm, zl, hl, zr, hr, zp, nl, nr, dt, inv_dx, theta, hmin, open_bc, s_min, fr_max):
-    impl = _face_flux32_in if hl == types.float32 else _face_flux64_in
-
-    def f(q, qp, qn, zm, zl, hl, zr, hr, zp, nl, nr, dt, inv_dx, theta, hmin, open_bc, s_min, fr_max):
-        return impl(q, qp, qn, zm, zl, hl, zr, hr, zp, nl, nr, dt, inv_dx, theta, hmin, open_bc, s_min, fr_max)
-    return f
+_face_flux = _face_flux_by_dtype(_face_flux32, _face_flux64, ":func:`physics.face_flux`")
+_face_flux_in = _face_flux_by_dtype(_face_flux32_in, _face_flux64_in, "the interior :func:`physics.face_flux`")
 
 
 def _outgoing_volume(qe, qw, qs, qn, dt, dx, dy):
