@@ -113,16 +113,18 @@ def full_scale_inputs(case_dir: str | None, storm: str):
     return case, df, rain, n
 
 
-def full_scale_simulation(case, rain, n, backend: str = "cpu") -> Simulation:
+def full_scale_simulation(case, rain, n, backend: str = "cpu", lts_levels: int = 1, tile_size: int = 64) -> Simulation:
     """The full-scale model on ``full_scale_inputs``: rain on the grid, free outflow, the DEM's grid;
     shared by the full run, ``--steps-from`` and bench_cuda.py."""
+    from hydro.inundation import SimulationOptions
+
     t = case.dem.rio.transform()
     return Simulation(case.dem.values, abs(t.a), abs(t.e), n, 0.0, rain=rain, boundary="open", transform=t,
-                      backend=backend)
+                      backend=backend, options=SimulationOptions(lts_levels=lts_levels, tile_size=tile_size))
 
 
 def full_scale(duration_h: float, storm: str, case_dir: str | None, checkpoint: str | None = None,
-               hot_start: str | None = None) -> None:
+               hot_start: str | None = None, lts_levels: int = 1) -> None:
     """The 5 m sample (~6.9M cells), rain on the grid from the design storm, free outflow."""
     from hydro.inundation.outputs import write_products
 
@@ -135,7 +137,7 @@ def full_scale(duration_h: float, storm: str, case_dir: str | None, checkpoint: 
     case, df, rain, n = full_scale_inputs(case_dir, storm)
     t = case.dem.rio.transform()
     t1 = time.perf_counter()
-    sim = full_scale_simulation(case, rain, n)
+    sim = full_scale_simulation(case, rain, n, lts_levels=lts_levels)
     t_setup = time.perf_counter() - t1
     if hot_start:
         sim.load_checkpoint(hot_start)
@@ -145,13 +147,13 @@ def full_scale(duration_h: float, storm: str, case_dir: str | None, checkpoint: 
     chunk = 1800.0
     print(f"  {'sim h':>5} {'steps':>6} {'wall s':>7} {'mean dt':>7} {'hmax m':>6} {'wet %':>5} "
           f"{'flux s':>7} {'depth s':>7} {'peak GB':>7}", flush=True)
-    done_steps, done_wall = sim.steps, sim.wall_seconds
+    done_steps, done_wall = sim.substeps, sim.wall_seconds
     while sim.t < duration_h * 3600.0 - 1e-6:
         sim.run(min(sim.t + chunk, duration_h * 3600.0), output_interval_s=3600.0)
         ks = sim.engine.seconds
-        steps, wall = sim.steps - done_steps, sim.wall_seconds - done_wall
-        done_steps, done_wall = sim.steps, sim.wall_seconds
-        print(f"  {sim.t / 3600:5.1f} {steps:6d} {wall:7.0f} {chunk / max(steps, 1):7.3f} {sim._hmax:6.2f} "
+        steps, wall = sim.substeps - done_steps, sim.wall_seconds - done_wall
+        done_steps, done_wall = sim.substeps, sim.wall_seconds
+        print(f"  {sim.t / 3600:5.1f} {steps:6d} {wall:7.0f} {chunk / max(steps, 1):7.3f} {sim.engine.max_depth():6.2f} "
               f"{100 * sim.wet_fraction:5.1f} {ks.get('flux', 0) + ks.get('limit', 0):7.0f} {ks.get('depth', 0):7.0f} "
               f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2:7.2f}", flush=True)
         if checkpoint:  # outside sim.run, so not in its wall time
@@ -164,29 +166,46 @@ def full_scale(duration_h: float, storm: str, case_dir: str | None, checkpoint: 
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2
     print(f"full scale: {s['cells']:,} cells at {abs(t.a):g} m, {storm} storm, {duration_h:g} h simulated")
     print(f"  wall: sample generation {t_gen:.0f} s, setup {t_setup:.1f} s, simulation {s['wall_seconds']:.0f} s "
-          f"({s['steps']} steps, {s['cell_updates_per_second']:.3e} cell updates/s), outputs {t_write:.0f} s")
+          f"({s['substeps']} steps, {s['cell_updates_per_second']:.3e} cell updates/s), outputs {t_write:.0f} s")
+    if s["lts_levels"] > 1:
+        print(f"  local time stepping, {s['lts_levels']} levels: {s['steps']} cycles, cell updates "
+              f"{s['lts_work_fraction']:.3f} of stepping every cell at the finest step")
     print(f"  kernels: {s['kernel_seconds']}")
     print(f"  peak memory {peak_gb:.2f} GB; volume error {s['volume_error_relative']:.2e}; products in {out}")
 
 
-def steps_from_checkpoint(checkpoint: str, case_dir: str, storm: str, steps: int) -> None:
-    """Time ``steps`` steps of the full-scale sample resumed from ``checkpoint`` (per step, per kernel):
-    a quick A/B of a kernel change on the real case, without re-running the whole storm."""
+def steps_from_checkpoint(checkpoint: str, case_dir: str, storm: str, steps: int, lts_levels: int = 1,
+                          sim_seconds: float | None = None, tile_size: int = 64) -> None:
+    """Time ``steps`` steps (or ``sim_seconds`` of simulated time) of the full-scale sample resumed from
+    ``checkpoint`` (per step, per kernel): a quick A/B of a kernel change on the real case, without
+    re-running the whole storm. With local time stepping a step is a cycle of finest steps."""
     case, _, rain, n = full_scale_inputs(case_dir, storm)
-    sim = full_scale_simulation(case, rain, n)
-    sim.load_checkpoint(checkpoint)
+    sim = full_scale_simulation(case, rain, n, lts_levels=lts_levels, tile_size=tile_size)
+    d = np.load(checkpoint)
+    if d["s_active"].shape == sim.state.active.shape:
+        sim.load_checkpoint(checkpoint)
+    else:  # written with another tile size: the cell arrays and the time are enough to time steps
+        for k in ("h", "qx", "qy"):
+            getattr(sim.state, k)[...] = d[f"s_{k}"]
+        sim.t = float(d["scalars"][0])
+        sim.engine.refresh()
     for _ in range(5):  # compile / warm up
         sim.step(np.inf)
     sec = sim.engine.seconds
     for k in sec:
         sec[k] = 0.0
-    t_sim, t0 = sim.t, time.perf_counter()
-    for _ in range(steps):
+    t_sim, t0, sub0, cu0 = sim.t, time.perf_counter(), sim.substeps, sim.cell_updates
+    done = 0
+    while (sim.t < t_sim + sim_seconds) if sim_seconds else (done < steps):
         sim.step(np.inf)
+        done += 1
     wall = time.perf_counter() - t0
-    per = ", ".join(f"{k} {1e3 * v / steps:.1f}" for k, v in sec.items())
-    print(f"full scale from {Path(checkpoint).name} (t = {t_sim / 3600:g} h): {steps} steps in {wall:.1f} s, "
-          f"{1e3 * wall / steps:.1f} ms per step ({per} ms), {sim.t - t_sim:.1f} s simulated")
+    sub = sim.substeps - sub0
+    per = ", ".join(f"{k} {1e3 * v / done:.1f}" for k, v in sec.items())
+    work = (sim.cell_updates - cu0) / (sim.n_valid * sub)
+    print(f"full scale from {Path(checkpoint).name} (t = {t_sim / 3600:g} h, {lts_levels} level(s), {tile_size}-cell tiles): {done} steps "
+          f"({sub} finest) in {wall:.1f} s, {1e3 * wall / done:.1f} ms per step ({per} ms), "
+          f"{sim.t - t_sim:.1f} s simulated, {wall / (sim.t - t_sim):.3f} s per simulated s, work {work:.3f}")
 
 
 def main() -> int:
@@ -203,14 +222,17 @@ def main() -> int:
     ap.add_argument("--steps-from", default=None, metavar="CHECKPOINT",
                     help="only time --steps steps of the sample (--case) resumed from a --full-scale checkpoint")
     ap.add_argument("--steps", type=int, default=150)
+    ap.add_argument("--sim-seconds", type=float, default=None, help="--steps-from: time this much simulated time instead")
+    ap.add_argument("--lts-levels", type=int, default=1, help="--full-scale / --steps-from: local time stepping levels")
+    ap.add_argument("--tile-size", type=int, default=64, help="--steps-from: tile edge in cells")
     a = ap.parse_args()
     if a.steps_from:
-        steps_from_checkpoint(a.steps_from, a.case, a.storm, a.steps)
+        steps_from_checkpoint(a.steps_from, a.case, a.storm, a.steps, a.lts_levels, a.sim_seconds, a.tile_size)
         return 0
     peers = [] if a.no_peers else list(PEERS)
     speed([int(s) for s in a.sizes.split(",")], a.seconds, peers)
     if a.full_scale:
-        full_scale(a.duration_h, a.storm, a.case, a.checkpoint, a.hot_start)
+        full_scale(a.duration_h, a.storm, a.case, a.checkpoint, a.hot_start, a.lts_levels)
     return 0
 
 

@@ -223,13 +223,17 @@ _x_faces_in, _y_faces_in = _make_face_rows(_flux_in)
 
 
 @njit(cache=True, inline="always")
-def _segment_end(tile_inner, ty, ts, j, jl):
-    """End of the run of tiles, from column ``j`` up to ``jl``, that share ``j``'s tile's inner flag."""
-    inner = tile_inner[ty, j // ts]
+def _segment_end(tile_code, ty, ts, j, jl, mask):
+    """End of the run of tiles, from column ``j`` up to ``jl``, whose ``tile_code & mask`` equals ``j``'s
+    tile's (the code is ``level << 1 | inner``: the mask -1 splits by both, ``LEVEL_MASK`` by level)."""
+    code = tile_code[ty, j // ts] & mask
     e = min((j // ts + 1) * ts, jl)
-    while e < jl and tile_inner[ty, e // ts] == inner:
+    while e < jl and (tile_code[ty, e // ts] & mask) == code:
         e = min(e + ts, jl)
     return e
+
+
+LEVEL_MASK = ~1  # the level bits of a tile code
 
 
 @njit(cache=True, parallel=True)
@@ -283,19 +287,24 @@ def _limit_row(zr, hr, qxr, qys, qyn, fbuf, a, b, dt, dx, dy, one):
 
 
 @njit(cache=True, inline="always", error_model="numpy", fastmath=FM_FLUX)
-def _limit_row_spans(z, h, qx, qy, r, spans, nspan, ty, fbuf, dt, dx, dy, one):
+def _limit_row_spans(z, h, qx, qy, r, spans, nspan, ty, fbuf, tile_code, lev_scale, ts, dt, dx, dy, one):
+    """The limiter on row ``r`` over the tile row's spans, in runs of one level (each with its step)."""
     ny, nx = z.shape
     if r < 1 or r > ny - 2:
         return
     for s in range(nspan[ty]):
         a = max(spans[ty, s, 0], 1)
         b = min(spans[ty, s, 1], nx - 1)
-        if a < b:
-            _limit_row(z[r], h[r], qx[r], qy[r], qy[r - 1], fbuf, a, b, dt, dx, dy, one)
+        j = a
+        while j < b:
+            e = _segment_end(tile_code, ty, ts, j, b, LEVEL_MASK)
+            _limit_row(z[r], h[r], qx[r], qy[r], qy[r - 1], fbuf, j, e, dt * lev_scale[tile_code[ty, j // ts] >> 1],
+                       dx, dy, one)
+            j = e
 
 
 @njit(cache=True, parallel=True, error_model="numpy", fastmath=FM_FLUX)
-def compute_fluxes(z, h, qx, qy, n, n_uniform, spans, nspan, ts, top_old, bot_old, tile_inner,
+def compute_fluxes(z, h, qx, qy, n, n_uniform, spans, nspan, ts, top_old, bot_old, tile_code, lev_scale,
                    dt, dx, dy, theta, hmin, open_bc, s_min, fr_max, v_max, blk_bad):  # pragma: no cover - numba
     """Update ``qx`` and ``qy`` in place on the active column spans, then limit outflow.
 
@@ -307,8 +316,10 @@ def compute_fluxes(z, h, qx, qy, n, n_uniform, spans, nspan, ts, top_old, bot_ol
     (q itself is used there), else it would bleed flux out of the edge face of a steady flow. A face
     velocity |q| / h above ``v_max`` (or a NaN) marks the tile row's first such cell in ``blk_bad``.
 
-    On the tiles ``tile_inner`` marks (no cell outside the domain within 2 cells) the faces take the
-    interior build of the face function, without the boundary and wall selects (same result).
+    ``tile_code[ty, tx]`` is ``level << 1 | inner``. A tile of level m steps ``dt * lev_scale[m]``
+    (``dt * 2**m``, local time stepping; all levels are 0 without it). On inner tiles (no cell outside
+    the domain within 2 cells) the faces take the interior build of the face function, without the
+    boundary and wall selects (same result).
 
     The outflow limiter (:func:`_limit_row`) runs here one row behind the fluxes, once all four
     faces of that row are final; the first row of each tile row, whose north faces belong to the
@@ -352,25 +363,28 @@ def compute_fluxes(z, h, qx, qy, n, n_uniform, spans, nspan, ts, top_old, bot_ol
                 jb = min(b, nx - 1)
                 if ja == 0:
                     res = _flux_at(oldx[0], zero, oldx[1], zc[0], zc[2], closed, zc[0], hc[0],
-                                   zc[1], hc[1], nc[0], nc[1], dt, inv_dx, theta, hmin, open_bc, s_min, fr_max)
+                                   zc[1], hc[1], nc[0], nc[1], dt * lev_scale[tile_code[ty, 0] >> 1], inv_dx, theta, hmin, open_bc, s_min, fr_max)
                     qxr[0] = res
                     viol |= not (abs(res) <= v_max * max(hc[0], hc[1]))
                     ja = 1
                 jl = min(jb, nx - 2)
                 j = ja
                 while j < jl:  # runs of inner / other tiles
-                    e = _segment_end(tile_inner, ty, ts, j, jl)
-                    if tile_inner[ty, j // ts]:
-                        viol |= _x_faces_in(zc, hc, nc, oldx, qxr, j, e, closed, dt, inv_dx, theta, hmin, open_bc,
+                    e = _segment_end(tile_code, ty, ts, j, jl, -1)
+                    code = tile_code[ty, j // ts]
+                    dts = dt * lev_scale[code >> 1]
+                    if code & 1:
+                        viol |= _x_faces_in(zc, hc, nc, oldx, qxr, j, e, closed, dts, inv_dx, theta, hmin, open_bc,
                                             s_min, fr_max, v_max)
                     else:
-                        viol |= _x_faces(zc, hc, nc, oldx, qxr, j, e, closed, dt, inv_dx, theta, hmin, open_bc,
+                        viol |= _x_faces(zc, hc, nc, oldx, qxr, j, e, closed, dts, inv_dx, theta, hmin, open_bc,
                                          s_min, fr_max, v_max)
                     j = e
                 if jb > jl and jl >= ja:
                     j = nx - 2
                     res = _flux_at(oldx[j], oldx[j - 1], oldx[j + 1], zc[j - 1], zc[j + 1], closed,
-                                   zc[j], hc[j], zc[j + 1], hc[j + 1], nc[j], nc[j + 1], dt, inv_dx, theta, hmin,
+                                   zc[j], hc[j], zc[j + 1], hc[j + 1], nc[j], nc[j + 1],
+                                   dt * lev_scale[tile_code[ty, j // ts] >> 1], inv_dx, theta, hmin,
                                    open_bc, s_min, fr_max)
                     qxr[j] = res
                     viol |= not (abs(res) <= v_max * max(hc[j], hc[j + 1]))
@@ -384,19 +398,21 @@ def compute_fluxes(z, h, qx, qy, n, n_uniform, spans, nspan, ts, top_old, bot_ol
                     zd2 = z[i + 2] if i + 2 < ny else zd
                     j = a
                     while j < b:
-                        e = _segment_end(tile_inner, ty, ts, j, b)
-                        if tile_inner[ty, j // ts]:
+                        e = _segment_end(tile_code, ty, ts, j, b, -1)
+                        code = tile_code[ty, j // ts]
+                        dts = dt * lev_scale[code >> 1]
+                        if code & 1:
                             viol |= _y_faces_in(zu2, zc, zd, zd2, hc, hd, nc, nd, above, oldy, nxt, qyr, j, e, closed,
-                                                dt, inv_dy, theta, hmin, open_bc, s_min, fr_max, v_max)
+                                                dts, inv_dy, theta, hmin, open_bc, s_min, fr_max, v_max)
                         else:
-                            viol |= _y_faces(zu2, zc, zd, zd2, hc, hd, nc, nd, above, oldy, nxt, qyr, j, e, closed, dt,
-                                             inv_dy, theta, hmin, open_bc, s_min, fr_max, v_max)
+                            viol |= _y_faces(zu2, zc, zd, zd2, hc, hd, nc, nd, above, oldy, nxt, qyr, j, e, closed,
+                                             dts, inv_dy, theta, hmin, open_bc, s_min, fr_max, v_max)
                         j = e
             above, oldy = oldy, above
             if i - 1 > i0:
-                _limit_row_spans(z, h, qx, qy, i - 1, spans, nspan, ty, fbuf, dt, dx, dy, one)
+                _limit_row_spans(z, h, qx, qy, i - 1, spans, nspan, ty, fbuf, tile_code, lev_scale, ts, dt, dx, dy, one)
         if i1 - 1 > i0:
-            _limit_row_spans(z, h, qx, qy, i1 - 1, spans, nspan, ty, fbuf, dt, dx, dy, one)
+            _limit_row_spans(z, h, qx, qy, i1 - 1, spans, nspan, ty, fbuf, tile_code, lev_scale, ts, dt, dx, dy, one)
         if viol:  # rare: find the first offending cell
             for i in range(i0, min(i1, ny - 1)):
                 for j in range(nx - 1):
@@ -407,7 +423,7 @@ def compute_fluxes(z, h, qx, qy, n, n_uniform, spans, nspan, ts, top_old, bot_ol
 
 
 @njit(cache=True, parallel=True, error_model="numpy", fastmath=FM_FLUX)
-def limit_first_rows(z, h, qx, qy, spans, nspan, ts, dt, dx, dy):  # pragma: no cover - numba
+def limit_first_rows(z, h, qx, qy, spans, nspan, ts, tile_code, lev_scale, dt, dx, dy):  # pragma: no cover - numba
     """The outflow limiter on the first row of each tile row (after :func:`compute_fluxes`)."""
     ny, nx = z.shape
     nty = nspan.shape[0]
@@ -416,7 +432,7 @@ def limit_first_rows(z, h, qx, qy, spans, nspan, ts, dt, dx, dy):  # pragma: no 
         if nspan[ty] == 0:
             continue
         fbuf = np.ones(nx + 1, qx.dtype)
-        _limit_row_spans(z, h, qx, qy, ty * ts, spans, nspan, ty, fbuf, dt, dx, dy, one)
+        _limit_row_spans(z, h, qx, qy, ty * ts, spans, nspan, ty, fbuf, tile_code, lev_scale, ts, dt, dx, dy, one)
 
 
 @njit(cache=True, inline="always")
@@ -436,7 +452,7 @@ def _row_max(a, j0, j1):  # pragma: no cover - numba
 
 @njit(cache=True, parallel=True, error_model="numpy", fastmath=FM_DEPTH)
 def update_depth(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, tile_valid, tile_edge, rain_all, ts,
-                 dt, dx, dy, t_new, record, dt_rec, hmin, h_arrival, h_vel, fr4g2,
+                 tile_code, lev_scale, k_sub, n_sub, dt, dx, dy, t_new, record, dt_rec, hmin, h_arrival, h_vel, fr4g2,
                  max_h, max_speed, max_hv, arrival, duration, t_max,
                  tile_wet, tile_vol, blk_hmax, blk_vol, blk_out, blk_clip, blk_wet, blk_bad, blk_kin,
                  neg_tol):  # pragma: no cover
@@ -448,7 +464,10 @@ def update_depth(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, ti
     :func:`physics.cell_outputs` (select-only, so the row loop vectorises); they are updated only
     when ``record`` (a sampling step), with ``dt_rec`` as the duration step. When ``rain_all`` every
     tile holding a valid cell (``tile_valid``) is updated (rain reaches dry tiles too); otherwise
-    only active ones. Statistics per tile row (so sums are deterministic, in float64): max depth,
+    only active ones. With local time stepping (``tile_code >> 1``, the tile's level m, see
+    :func:`compute_fluxes`) this is substep ``k_sub`` of ``n_sub`` of length ``dt``: a tile of level m
+    is updated when ``k_sub`` is a multiple of 2**m, by a step ``dt * lev_scale[m]``, and records its
+    outputs at its last update of the cycle. Statistics per tile row (so sums are deterministic, in float64): max depth,
     stored volume (``tile_vol`` keeps each tile's, so a skipped tile is not re-read), boundary
     outflow volume, clipped negative volume, wet-cell count, the flat index of the first
     unstable cell (-1 if none), and the kinematic rate ``blk_kin``: the largest outflow rate per
@@ -463,7 +482,7 @@ def update_depth(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, ti
     inv_dy = dt / dt / dy
     zero = dt - dt
     one = dt / dt
-    dxd, dyd, dtd = float(dx), float(dy), float(dt)
+    dxd, dyd = float(dx), float(dy)
     for ty in prange(nty):
         i0 = ty * ts
         i1 = min(i0 + ts, ny)
@@ -479,10 +498,16 @@ def update_depth(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, ti
         for tx in range(ntx):
             j0 = tx * ts
             j1 = min(j0 + ts, nx)
-            if not (active[ty, tx] or (rain_all and tile_valid[ty, tx])):
-                # a skipped tile has no flux through it, so its depths and volume are unchanged
+            lev = tile_code[ty, tx] >> 1
+            per = 1 << lev
+            if not (active[ty, tx] or (rain_all and tile_valid[ty, tx])) or k_sub % per != 0:
+                # a skipped tile has no flux through it (or waits for its level's next step), so its
+                # depths and volume are unchanged
                 vol += tile_vol[ty, tx]
                 continue
+            dtt = dt * lev_scale[lev]
+            dtd = float(dtt)
+            rec = record and k_sub + per == n_sub
             ja = max(j0, 1)
             jb = min(j1, nx - 1)
             tv = 0.0
@@ -514,7 +539,7 @@ def update_depth(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, ti
                     qw = qw_[k]
                     qs = qs_[k]
                     qn = qn_[k]
-                    hn = _new_depth(h0, qe, qw, qs, qn, rain0 + np.float32(r0[k]) * rain_scale, dt, inv_dx, inv_dy)
+                    hn = _new_depth(h0, qe, qw, qs, qn, rain0 + np.float32(r0[k]) * rain_scale, dtt, inv_dx, inv_dy)
                     hn = hn if zz == zz else h0
                     kb[k] = _kinematic_rate(h0, qe, qw, qs, qn, hmin, inv_dx, inv_dy)
                     badr |= _bad_depth(hn, neg_tol)
@@ -535,7 +560,7 @@ def update_depth(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, ti
                         if _bad_depth(h0_[k], neg_tol):
                             jbad = ja + k
                             break
-                if record:  # a second pass over the (cached) row: a branch inside the loop above stops it vectorising
+                if rec:  # a second pass over the (cached) row: a branch inside the loop above stops it vectorising
                     for k in range(jb - ja):
                         o = _cell_outputs(h0_[k], qe_[k], qw_[k], qs_[k], qn_[k], dt_rec, t_new, hmin, h_arrival,
                                           h_vel, fr4g2, mh[k], ms[k], mhv[k], arr[k], dur[k], tm[k])
@@ -610,6 +635,199 @@ def update_active(tile_wet, forced, tile_valid, active, qx, qy, ts, spans, nspan
             run = a
         nspan[ty] = ns
     return count
+
+
+@njit(cache=True, parallel=True, error_model="numpy", fastmath=FM_DEPTH)
+def tile_steps(h, qx, qy, part, ts, cfl_length, dx, dy, hmin, kc, out):  # pragma: no cover - numba
+    """Local time stepping: each participating tile's stable step (s) into ``out`` (float64).
+
+    The least, over the tile's cells and the ring of cells around it (a face between two tiles is
+    bound by both cells), of the gravity-wave step ``cfl_length / sqrt(g h)`` (Bates et al. 2010 eq. 12,
+    ``Simulation.cfl_length``) and the kinematic step ``kc / (1.5 k)``, ``k`` a cell's outflow rate per unit depth
+    (:func:`physics.make_kinematic_rate`); ``inf`` for a tile with no wet cell there. ``h`` is 0 on
+    cells outside the domain and their faces carry nothing, so they take no part.
+    """
+    ny, nx = h.shape
+    nty, ntx = part.shape
+    one = hmin / hmin
+    zero = hmin - hmin
+    inv_dx = one / dx
+    inv_dy = one / dy
+    for ty in prange(nty):
+        kb = np.zeros(ts + 2, h.dtype)
+        for tx in range(ntx):
+            if not part[ty, tx]:
+                out[ty, tx] = np.inf
+                continue
+            i0, i1 = max(ty * ts - 1, 1), min(ty * ts + ts + 1, ny - 1)
+            j0, j1 = max(tx * ts - 1, 1), min(tx * ts + ts + 1, nx - 1)
+            hm = zero
+            km = zero
+            m = j1 - j0
+            for i in range(i0, i1):
+                h0_, qe_, qw_, qs_, qn_ = h[i, j0:j1], qx[i, j0:j1], qx[i, j0 - 1:j1 - 1], qy[i, j0:j1], \
+                    qy[i - 1, j0:j1]
+                for k in range(m):
+                    kb[k] = _kinematic_rate(h0_[k], qe_[k], qw_[k], qs_[k], qn_[k], hmin, inv_dx, inv_dy)
+                r = _row_max(h0_, 0, m)
+                hm = r if r > hm else hm
+                r = _row_max(kb, 0, m)
+                km = r if r > km else km
+            st = np.inf
+            if hm > hmin:
+                st = cfl_length / np.sqrt(G * float(hm))
+            if kc > 0 and km > 0:
+                st = min(st, kc / (1.5 * float(km)))
+            out[ty, tx] = st
+
+
+@njit(cache=True)
+def level_spans(active, tile_code, k_sub, ts, nx, spans, nspan):  # pragma: no cover - numba
+    """The column spans of the active tiles that step at substep ``k_sub`` (level m: ``k_sub`` a
+    multiple of 2**m), as :func:`update_active` lists them; returns their number."""
+    nty, ntx = active.shape
+    count = 0
+    for ty in range(nty):
+        ns = 0
+        run = False
+        for tx in range(ntx):
+            a = active[ty, tx] and k_sub % (1 << (tile_code[ty, tx] >> 1)) == 0
+            if a:
+                count += 1
+                if not run:
+                    spans[ty, ns, 0] = tx * ts
+                    ns += 1
+                spans[ty, ns - 1, 1] = min(tx * ts + ts, nx)
+            run = a
+        nspan[ty] = ns
+    return count
+
+
+@njit(cache=True)
+def interface_faces(z, part, tile_code, ts, faces, share, n_by_level, tmp):  # pragma: no cover - numba
+    """List the faces between valid cells of two participating tiles of different levels, by the fine
+    side's level (counting sort), for :func:`interface_limit` and :func:`interface_apply`.
+
+    Row ``f`` of ``faces`` (int64, 7 columns) is ``(i, j, d, ic, jc, lb, la)``: the face ``qx[i, j]``
+    (``d`` 0) or ``qy[i, j]`` (``d`` 1), its coarse cell ``(ic, jc)``, the fine and the coarse level;
+    ``share[f]`` is 1 over the number of the coarse cell's faces to finer tiles. ``n_by_level[m]`` is
+    the number of faces whose fine level is at most m: the faces stepping at a substep whose
+    largest level dividing it is m are the first ``n_by_level[m]``. ``tmp`` is scratch of ``faces``'
+    shape. Returns the count.
+    """
+    nty, ntx = part.shape
+    ny, nx = z.shape
+    n = 0
+    for ty in range(nty):
+        for tx in range(ntx):
+            if not part[ty, tx]:
+                continue
+            l0 = tile_code[ty, tx] >> 1
+            for d in range(2):
+                ty2, tx2 = ty + d, tx + 1 - d
+                if ty2 >= nty or tx2 >= ntx or not part[ty2, tx2]:
+                    continue
+                l1 = tile_code[ty2, tx2] >> 1
+                if l1 == l0:
+                    continue
+                for k in range(ts):
+                    i = ty * ts + ts - 1 if d else ty * ts + k
+                    j = tx * ts + k if d else tx * ts + ts - 1
+                    i2, j2 = i + d, j + 1 - d
+                    if i2 >= ny or j2 >= nx or not (z[i, j] == z[i, j] and z[i2, j2] == z[i2, j2]):
+                        continue
+                    coarse_first = l0 > l1
+                    tmp[n, 0], tmp[n, 1], tmp[n, 2] = i, j, d
+                    tmp[n, 3], tmp[n, 4] = (i, j) if coarse_first else (i2, j2)
+                    tmp[n, 5], tmp[n, 6] = (l1, l0) if coarse_first else (l0, l1)
+                    n += 1
+    n_by_level[:] = 0
+    for f in range(n):
+        n_by_level[tmp[f, 5]] += 1
+    start = np.zeros(n_by_level.size, np.int64)
+    for m in range(1, n_by_level.size):
+        start[m] = start[m - 1] + n_by_level[m - 1]
+    for f in range(n):
+        m = tmp[f, 5]
+        faces[start[m]] = tmp[f]
+        start[m] += 1
+    for m in range(1, n_by_level.size):
+        n_by_level[m] += n_by_level[m - 1]
+    for f in range(n):  # the coarse cell's faces to finer tiles share its depth in interface_limit
+        ic, jc, la = faces[f, 3], faces[f, 4], faces[f, 6]
+        nfine = 0
+        for di, dj in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+            i, j = ic + di, jc + dj
+            if 0 <= i < ny and 0 <= j < nx and z[i, j] == z[i, j] and part[i // ts, j // ts] \
+                    and (tile_code[i // ts, j // ts] >> 1) < la:
+                nfine += 1
+        share[f] = 1.0 / max(nfine, 1)
+    return n
+
+
+@njit(cache=True, inline="always")
+def _inflow_sign(faces, f):
+    """+1 when a positive flux at face ``f`` flows into its coarse cell (the cell east or south of it)."""
+    return 1.0 if (faces[f, 3] != faces[f, 0] or faces[f, 4] != faces[f, 1]) else -1.0
+
+
+@njit(cache=True)
+def interface_limit(h, qx, qy, faces, share, nf, k_sub, dt, dx, dy):  # pragma: no cover - numba
+    """Local time stepping: the outflow limiter for a coarse cell between its own steps.
+
+    At substep ``k_sub`` the first ``nf`` faces of :func:`interface_faces` step with their fine side
+    (level lb, for ``dt 2**lb``). Where the coarse side (level la) does not step now, its own limiter
+    ran at its last step: an outflow from the coarse cell is scaled so that it takes at most its
+    ``share`` of the cell's depth. Depths stay >= 0, and the scaled flux is the one both cells see
+    (conservative).
+    """
+    area = dx * dy
+    for f in range(nf):
+        if k_sub % (1 << faces[f, 6]) == 0:
+            continue  # the coarse cell steps now: its own limiter covers the face
+        i, j, d = faces[f, 0], faces[f, 1], faces[f, 2]
+        q = qx[i, j] if d == 0 else qy[i, j]
+        if not _inflow_sign(faces, f) * q < 0.0:  # not an outflow from the coarse cell
+            continue
+        out = abs(float(q)) * dt * (1 << faces[f, 5]) * (dy if d == 0 else dx)
+        avail = float(h[faces[f, 3], faces[f, 4]]) * area * share[f]
+        if out > avail:
+            if d == 0:
+                qx[i, j] = q * (avail / out)
+            else:
+                qy[i, j] = q * (avail / out)
+
+
+@njit(cache=True)
+def interface_apply(h, qx, qy, tile_vol, faces, nf, k_sub, ts, dt, lev_scale, dx, dy, neg_tol):  # pragma: no cover
+    """Local time stepping: a coarse cell's share of its faces to finer tiles, after the depth pass.
+
+    At substep ``k_sub`` the first ``nf`` faces of :func:`interface_faces` step with their fine side.
+    The fine cell took ``q dt 2**lb`` through the face in the depth pass; the coarse cell takes the
+    same, less what its own depth pass took when it stepped too (``q dt 2**la``), so each face moves
+    the same volume on both sides (conservative; the flux accumulation of Sanders 2008, done as it
+    happens). ``tile_vol`` follows. Returns (volume moved into coarse cells, clipped negative
+    volume) in m3.
+    """
+    area = float(dx) * float(dy)
+    moved = 0.0
+    clipped = 0.0
+    zero = dt - dt
+    for f in range(nf):
+        i, j, d, ic, jc = faces[f, 0], faces[f, 1], faces[f, 2], faces[f, 3], faces[f, 4]
+        q = qx[i, j] if d == 0 else qy[i, j]
+        dtb = dt * lev_scale[faces[f, 5]]
+        dta = dt * lev_scale[faces[f, 6]] if k_sub % (1 << faces[f, 6]) == 0 else zero
+        inv_w = dt / dt / (dx if d == 0 else dy)
+        h_old = h[ic, jc]
+        h[ic, jc] = h_old + _inflow_sign(faces, f) * (q * (dtb - dta) * inv_w)
+        if h[ic, jc] < zero and h[ic, jc] >= neg_tol:
+            clipped -= float(h[ic, jc]) * area
+            h[ic, jc] = zero
+        dv = (float(h[ic, jc]) - float(h_old)) * area
+        moved += dv
+        tile_vol[ic // ts, jc // ts] += dv
+    return moved, clipped
 
 
 @njit(cache=True)

@@ -2,7 +2,7 @@
 
 The physics is in ``core_inertial.py`` (kernels) behind a backend (``backend_cpu.py``); this module
 only drives it. The time step follows the CFL condition of Bates et al. (2010, eq. 12),
-``dt = alpha * dx / sqrt(g * h_max)``, and the kinematic condition of the Froude-capped flux
+``dt = alpha * dx / sqrt(g * h_max)`` with the theta weighting's 2-D bound (``Simulation.cfl_length``), and the kinematic condition of the Froude-capped flux
 (``SimulationOptions.kinematic_courant``), capped at ``dt_max`` and cut to land on output times and
 rain changes. Water balance terms are summed in float64.
 """
@@ -51,6 +51,10 @@ class SimulationOptions:
     # sampled at the step that crosses each multiple of this many simulated seconds, and at every
     # output time; 0 samples every step. Updating them is a third of a step's time on the 5 m sample.
     stats_interval: float = 5.0
+    # local time stepping: each 64-cell tile steps at its own stable step, a power of two (up to
+    # 2**(lts_levels - 1)) of the finest, with neighbouring tiles at most one level apart; 1 steps
+    # every tile at the global (finest) step. See Simulation._cycle.
+    lts_levels: int = 1
     tile_size: int = 64
     dtype: str = "float32"
 
@@ -140,6 +144,13 @@ class Simulation:
                                  self.boundary == "open", o.outflow_slope, o.froude_max)
         self.t = 0.0
         self.steps = 0
+        self.substeps = 0  # finest steps (local time stepping; equal to steps without it)
+        self._lts = o.lts_levels > 1 and hasattr(self.engine, "substep")
+        ts = o.tile_size
+        NY, NX = self.state.z.shape
+        pad = np.zeros((self.state.active.shape[0] * ts, self.state.active.shape[1] * ts), bool)
+        pad[:NY, :NX] = ~np.isnan(self.state.z)
+        self._tile_cells = pad.reshape(self.state.active.shape[0], ts, -1, ts).sum(axis=(1, 3))
         self.cell_updates = 0
         self.wall_seconds = 0.0
         self._lazy_volume = getattr(self.engine, "lazy_volume", False)
@@ -179,9 +190,24 @@ class Simulation:
             self._rain_rate = 0.0
             self._rain_sum = float(r.sum(dtype=np.float64)) * scale
 
+    def cfl_length(self) -> float:
+        """``L`` of the gravity-wave step ``dt = L / sqrt(g h_max)``: ``alpha sqrt(2 theta / (dx^-2 + dy^-2))``.
+
+        The linearised 2-D scheme (staggered, forward-backward, theta-weighted fluxes) is least stable
+        for the checkerboard mode, whose amplification stays within 1 while
+        ``g h dt^2 (1/dx^2 + 1/dy^2) <= theta`` (von Neumann analysis: the mode's flux factor is
+        2 theta - 1, its gradient symbol 4/dx^2 + 4/dy^2). With ``dx = dy`` the step is
+        ``alpha sqrt(theta) dx / sqrt(g h)``, Bates et al.'s (2010, eq. 12) at theta = 1, and
+        ``alpha`` < 1/sqrt(2) keeps it stable for any theta. Their formula without the sqrt(theta)
+        breaks the bound at theta 0.9 (alpha 0.7 > sqrt(0.45) = 0.671): the flicker that
+        ``tests/test_inundation_validation.py::test_a_collapsing_mound_in_a_valley_stays_smooth`` shows.
+        """
+        o = self.options
+        return o.alpha * math.sqrt(2.0 * o.theta / (self.dx ** -2 + self.dy ** -2))
+
     def _next_dt(self, t_stop: float) -> float:
         o = self.options
-        dt = o.alpha * min(self.dx, self.dy) / math.sqrt(G * self._hmax) if self._hmax > o.hmin else o.dt_max
+        dt = self.cfl_length() / math.sqrt(G * self._hmax) if self._hmax > o.hmin else o.dt_max
         if o.kinematic_courant > 0 and self._kin > 0:
             dt = min(dt, o.kinematic_courant / (1.5 * self._kin))
         dt = min(dt, o.dt_max, t_stop - self.t)
@@ -191,7 +217,10 @@ class Simulation:
 
     # ------------------------------------------------------------------ stepping
     def step(self, t_stop: float) -> float:
-        """Advance one time step, not beyond ``t_stop``; return the step length."""
+        """Advance one time step (a cycle of local time steps with ``lts_levels`` > 1), not beyond
+        ``t_stop``; return its length."""
+        if self._lts:
+            return self._cycle(t_stop)
         dt = self._next_dt(t_stop)
         t, e = self.t, self.engine
         self._set_rain(t)
@@ -204,6 +233,7 @@ class Simulation:
         st = e.step(dt, t + dt, self._rain_rate, rain_all, record, dt_record)
         self.t = t + dt
         self.steps += 1
+        self.substeps += 1
         self.cell_updates += self.n_valid
         self.totals["rain_m3"] += self._rain_sum * dt * self.area
         self.totals["outflow_m3"] += st.outflow_m3
@@ -216,6 +246,55 @@ class Simulation:
         if st.bad_cell >= 0:
             self._instability(st.bad_cell)
         return dt
+
+    def _cycle(self, t_stop: float) -> float:
+        """One cycle of local time stepping (Osher & Sanders 1983; Sanders 2008, "Integration of a
+        shallow water model with a local time step", J. Hydraul. Res. 46, 466-475), per 64-cell tile.
+
+        Each tile's stable step (gravity-wave and kinematic conditions over the tile and the ring of
+        cells around it) sets its level m: it steps 2**m finest steps at a time, so a deep river
+        does not hold the shallow floodplain to its step. A cycle is 2**(levels-1) finest steps
+        at most; at substep k the tiles whose level divides k step (fluxes, limiter, depths).
+        A face between two levels carries its current flux into the coarse cell at the fine rate
+        (``core_inertial.interface_apply``), so the volume each face moves is the same on both sides
+        and the scheme stays exactly conservative; between its own steps a coarse cell's outflow
+        through such a face is limited to its depth (``interface_limit``), so depths stay >= 0.
+        Depends on the state and the time only, so a hot start reproduces the run.
+        """
+        o, e = self.options, self.engine
+        t = self.t
+        self._set_rain(t)
+        rain_all = self._rain_sum > 0.0
+        cap = min(o.dt_max, t_stop - t)
+        if self.rain is not None:
+            cap = min(cap, self.rain.next_change(t) - t)
+        tile_dt, part = e.tile_steps(self.cfl_length(), o.kinematic_courant, rain_all)
+        T, n, lev = plan_levels(tile_dt, part, o.lts_levels, cap)
+        e.set_levels(lev)
+        record, dt_record = self._sampling(t, T, t_stop)
+        dtf = T / n
+        for k in range(n):
+            tk = t + k * dtf
+            for sg in self.stages:
+                self.totals["stage_m3"] += e.impose_stage(sg.rows + 1, sg.cols + 1, sg.at(tk))
+            for inf in self.inflows:
+                self.totals["inflow_m3"] += e.add_volume(inf.rows + 1, inf.cols + 1,
+                                                         inf.integral(tk, tk + dtf) / len(inf.rows))
+            st = e.substep(k, n, dtf, t + T, self._rain_rate, rain_all, record, dt_record)
+            self.totals["outflow_m3"] += st.outflow_m3
+            self.totals["clipped_m3"] += st.clipped_m3
+            if st.bad_cell >= 0:
+                self.t = tk + dtf
+                self._instability(st.bad_cell)
+        e.end_cycle()
+        self.t = t + T
+        self.steps += 1
+        self.substeps += n
+        self.cell_updates += int((self._tile_cells * (n >> lev.astype(np.int64))).sum())
+        self.totals["rain_m3"] += self._rain_sum * T * self.area
+        self.volume = st.volume_m3
+        self.wet_fraction = st.wet_cells / self.n_valid
+        return T
 
     def _sampling(self, t: float, dt: float, t_stop: float) -> tuple[bool, float]:
         """Whether the step from ``t`` to ``t + dt`` samples the running outputs, and the duration it
@@ -304,7 +383,8 @@ class Simulation:
         self.engine.pull()
         arrays = {f"s_{k}": v for k, v in self.state.arrays().items()}
         scal = np.array([self.t, self.steps, self.cell_updates, self.volume0, self.volume, self._hmax,
-                         *[self.totals[k] for k in sorted(self.totals)], self._kin, self.wall_seconds])
+                         *[self.totals[k] for k in sorted(self.totals)], self._kin, self.wall_seconds,
+                         self.substeps])
         snaps = np.stack([s for _, s in self.snapshots]) if self.snapshots else np.zeros((0,) + self.valid.shape)
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as f:
@@ -337,6 +417,7 @@ class Simulation:
             self.wall_seconds = float(sc[7 + len(self.totals)])
         else:
             self.cell_updates = 0
+        self.substeps = int(sc[8 + len(self.totals)]) if len(sc) > 8 + len(self.totals) else self.steps
         self.snapshots = [(float(t), s) for t, s in zip(d["snap_t"], d["snaps"])]
         self.balance_rows = [tuple(r) for r in d["balance"]]
         self._rain_k = -2
@@ -348,6 +429,10 @@ class Simulation:
         return {
             "cells": self.n_valid,
             "steps": self.steps,
+            "substeps": self.substeps,
+            "lts_levels": self.options.lts_levels if self._lts else 1,
+            # cell updates done, against stepping every cell at the finest step (1 without local time stepping)
+            "lts_work_fraction": self.cell_updates / (self.n_valid * self.substeps) if self.substeps else None,
             "simulated_seconds": self.t,
             "wall_seconds": round(self.wall_seconds, 3),
             "cell_updates_per_second": self.cell_updates / self.wall_seconds if self.wall_seconds > 0 else None,
@@ -361,6 +446,42 @@ class Simulation:
             "storage_m3": self.volume,
             "initial_storage_m3": self.volume0,
         }
+
+
+def plan_levels(tile_dt: np.ndarray, part: np.ndarray, levels: int, cap: float) -> tuple[float, int, np.ndarray]:
+    """A cycle of local time stepping from each tile's stable step ``tile_dt`` (s, ``inf`` without water).
+
+    Returns the cycle length ``T`` (at most ``cap``), its number of finest steps ``n`` (a power of
+    two, at most 2**(levels-1)) and each tile's level m (uint8; the tile steps ``T / n * 2**m``, never
+    more than its stable step). A taking-part tile with no water near takes the least step of its 8
+    neighbours (a front may enter it within the cycle); neighbouring tiles differ by one level at most.
+    """
+    from scipy.ndimage import minimum_filter
+
+    big = np.inf
+    st = np.where(part, tile_dt, big)
+    nb = minimum_filter(st, size=3, mode="constant", cval=big)
+    st = np.where(part & ~np.isfinite(st), nb, st)
+    finite = part & np.isfinite(st)
+    if not finite.any():
+        return cap, 1, np.zeros(part.shape, np.uint8)
+    dt0 = float(st[finite].min())
+    T = min(dt0 * 2 ** (levels - 1), cap)
+    n = 1 if T <= dt0 else min(2 ** math.ceil(math.log2(T / dt0) - 1e-12), 2 ** (levels - 1))
+    top = int(round(math.log2(n)))
+    dtf = T / n
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lev = np.floor(np.log2(np.where(finite, st, big) / dtf))
+    lev = np.clip(np.nan_to_num(lev, posinf=top), 0, top)
+    lev -= (dtf * 2.0 ** lev > st) & (lev > 0)  # rounding: never above the tile's stable step
+    lev = np.where(part, lev, top)
+    for _ in range(top):  # neighbours at most one level apart
+        low = minimum_filter(np.where(part, lev, top), size=3, mode="nearest") + 1
+        new = np.where(part, np.minimum(lev, low), top)
+        if np.array_equal(new, lev):
+            break
+        lev = new
+    return T, n, lev.astype(np.uint8)
 
 
 def _engine_class(name: str) -> tuple[type, str, str]:
