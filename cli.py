@@ -269,7 +269,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                    output_interval_s=args.output_interval, summary_json=args.summary_json,
                    runoff_coefficient=args.runoff_coefficient, loss_mm_per_h=args.loss, alpha=args.alpha,
                    froude_max=args.froude_max, kinematic_courant=args.kinematic_courant,
-                   stats_interval=args.stats_interval,
+                   stats_interval=args.stats_interval, lts_levels=args.lts_levels,
                    dtype="float64" if args.float64 else "float32", start_time=args.start_time,
                    checkpoint=args.checkpoint, hot_start=args.hot_start, progress=not args.quiet, say=_say,
                    backend=args.backend)
@@ -320,6 +320,10 @@ def _add_simulate_parser(sub: argparse._SubParsersAction) -> None:
                    help="seconds between samples of the running outputs (max depth, max speed, arrival, duration, "
                    "time of max); they are also sampled at every output time; 0 = every step (about a third "
                    "slower on large grids; default 5)")
+    s.add_argument("--lts-levels", type=int, default=5,
+                   help="local time stepping: each 32-cell tile steps 1, 2, 4, ... up to 2^(N-1) finest steps at a "
+                   "time, by its own stable step, so a deep channel does not hold the shallow floodplain to its step; "
+                   "exactly conservative (default %(default)s; 1 = every cell at the global step)")
     s.add_argument("--float64", action="store_true", help="float64 state (default float32)")
     s.add_argument("--start-time", default=None, help="local time of t = 0 (and of `time` columns' origin)")
     s.add_argument("--checkpoint", default=None, help="save the state here at every output time (.npz)")

@@ -88,7 +88,7 @@ SIM_SCRIPT = textwrap.dedent(r"""
         dem, kw = case(name)
         res = {}
         for backend in ("cpu", "cuda"):
-            opts = SimulationOptions(tile_size=4, h_arrival=0.05)
+            opts = SimulationOptions(tile_size=4, h_arrival=0.05, lts_levels=1)  # the GPU steps globally
             sim = Simulation(dem, 20.0, 20.0, options=opts, backend=backend, **kw)
             hot = backend == "cuda" and name == "open"  # checkpoint at 20 s, resume on the device
             sim.run(40.0, output_interval_s=20.0, checkpoint_path="ck.npz" if hot else None)
@@ -226,7 +226,7 @@ gpu = pytest.mark.skipif("not _gpu()", reason="needs a CUDA GPU")
 @gpu
 def test_gpu_matches_cpu_on_a_dam_break():
     """On the device: a 300 x 200 dam break with rain, open edges, 10 min; both backends agree."""
-    from hydro.inundation import Rain, Simulation
+    from hydro.inundation import Rain, Simulation, SimulationOptions
 
     yy, xx = np.mgrid[0:300, 0:200]
     dem = 0.002 * xx + 0.3 * np.sin(yy / 17.0) * np.cos(xx / 23.0)
@@ -236,7 +236,7 @@ def test_gpu_matches_cpu_on_a_dam_break():
     res = {}
     for backend in ("cpu", "cuda"):
         sim = Simulation(dem, 5.0, 5.0, manning=0.035, initial_depth=h0, rain=rain, boundary="open",
-                         backend=backend)
+                         backend=backend, options=SimulationOptions(lts_levels=1))  # the GPU steps globally
         sim.run(600.0, output_interval_s=60.0)
         assert sim.backend == backend
         res[backend] = sim
@@ -258,7 +258,7 @@ def test_gpu_matches_cpu_on_the_sample():
     for module in ("rasterio", "geopandas", "pyogrio", "pyproj"):
         pytest.importorskip(module)  # the GPU image lacks the GIS stack unless it is carried
     from gis.case import load_case
-    from hydro.inundation import Rain, Simulation
+    from hydro.inundation import Rain, Simulation, SimulationOptions
     from hydro.rainfall import design_storm
 
     case = load_case(ROOT / "data_samples" / "dongguanxi")
@@ -268,7 +268,8 @@ def test_gpu_matches_cpu_on_the_sample():
     t = case.dem.rio.transform()
     res = {}
     for backend in ("cpu", "cuda"):
-        sim = Simulation(case.dem.values, abs(t.a), abs(t.e), n, 0.0, rain=rain, boundary="open", backend=backend)
+        sim = Simulation(case.dem.values, abs(t.a), abs(t.e), n, 0.0, rain=rain, boundary="open", backend=backend,
+                         options=SimulationOptions(lts_levels=1))  # the GPU steps globally
         sim.run(3 * 3600.0, output_interval_s=600.0)
         res[backend] = sim
     cpu, gpu = res["cpu"].state, res["cuda"].state

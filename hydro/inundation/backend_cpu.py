@@ -137,14 +137,18 @@ class CpuBackend:
         """Give each tile its level for the next cycle (a tile of level m steps 2**m finest steps) and
         list the faces between tiles of different levels."""
         s = self.s
-        self._code = (self._code0 | (levels.astype(np.uint8) << 1)).astype(np.uint8)
+        code = (self._code0 | (levels.astype(np.uint8) << 1)).astype(np.uint8)
+        if self._nf and np.array_equal(code, self._code) and np.array_equal(self._part, self._part_listed):
+            return  # the same levels on the same tiles: the same faces between levels
+        self._code = code
+        self._part_listed = self._part.copy()
         self._nf = 0
         self._n_by_level[:] = 0
         if levels[self._part].max(initial=0) > 0:
             if not len(self._faces):
                 m = 2 * s.active.size * s.tile_size
                 self._faces, self._share = np.zeros((m, 7), np.int64), np.zeros(m)
-                self._faces_tmp = np.zeros_like(self._faces)
+                self._faces_tmp = np.zeros((m, 8), np.int64)
             self._nf = K.interface_faces(s.z, self._part, self._code, s.tile_size, self._faces, self._share,
                                          self._n_by_level, self._faces_tmp)
 
@@ -179,7 +183,7 @@ class CpuBackend:
             K.level_spans(s.active, self._code, k, ts, s.h.shape[1], self._spans, self._nspan)
         K.save_block_edges(s.qy, ts, self._spans, self._nspan, s.top_old, s.bot_old)
         K.compute_fluxes(s.z, s.h, s.qx, s.qy, s.n, s.n.size == 1, self._spans, self._nspan, ts,
-                         s.top_old, s.bot_old, self._code, self._lev_scale, dt_, dx, dy, f(self.theta), hmin, self.open_bc, f(self.s_min),
+                         s.top_old, s.bot_old, self._code, self._lev_scale, s.active, k, dt_, dx, dy, f(self.theta), hmin, self.open_bc, f(self.s_min),
                          f(self.fr_max), f(self.v_max), self._flux_bad)
         t1 = clock()
         K.limit_first_rows(s.z, s.h, s.qx, s.qy, self._spans, self._nspan, ts, self._code, self._lev_scale, dt_, dx, dy)
@@ -195,7 +199,7 @@ class CpuBackend:
                        f(10.0 * self.hmin), f(speed6_coefficient(self.fr_max)), s.max_h, s.max_speed, s.max_hv, s.arrival,
                        s.duration, s.t_max,
                        s.tile_wet, s.tile_vol, b["hmax"], b["vol"], b["out"], b["clip"], self._blk_wet, self._blk_bad,
-                       b["kin"], f(-1e-3))
+                       b["kin"], f(-1e-3), n_sub == 1)
         moved = clipped = 0.0
         if nf:
             moved, clipped = K.interface_apply(s.h, s.qx, s.qy, s.tile_vol, self._faces, nf, k, ts, dt_,

@@ -305,7 +305,7 @@ def _limit_row_spans(z, h, qx, qy, r, spans, nspan, ty, fbuf, tile_code, lev_sca
 
 @njit(cache=True, parallel=True, error_model="numpy", fastmath=FM_FLUX)
 def compute_fluxes(z, h, qx, qy, n, n_uniform, spans, nspan, ts, top_old, bot_old, tile_code, lev_scale,
-                   dt, dx, dy, theta, hmin, open_bc, s_min, fr_max, v_max, blk_bad):  # pragma: no cover - numba
+                   active, k_sub, dt, dx, dy, theta, hmin, open_bc, s_min, fr_max, v_max, blk_bad):  # pragma: no cover - numba
     """Update ``qx`` and ``qy`` in place on the active column spans, then limit outflow.
 
     Every float scalar must come in the arrays' dtype (the backend casts them), else a float32
@@ -317,7 +317,11 @@ def compute_fluxes(z, h, qx, qy, n, n_uniform, spans, nspan, ts, top_old, bot_ol
     velocity |q| / h above ``v_max`` (or a NaN) marks the tile row's first such cell in ``blk_bad``.
 
     ``tile_code[ty, tx]`` is ``level << 1 | inner``. A tile of level m steps ``dt * lev_scale[m]``
-    (``dt * 2**m``, local time stepping; all levels are 0 without it). On inner tiles (no cell outside
+    (``dt * 2**m``, local time stepping; all levels are 0 without it). At substep ``k_sub`` the tiles in
+    ``spans`` step; a face between one of them and an active tile that does not step now keeps its flux,
+    and a face between two stepping tiles of different levels takes the coarser step, so that a face
+    between two levels changes at the coarse rate whichever tile owns it (the scheme then treats east
+    and west, north and south alike). On inner tiles (no cell outside
     the domain within 2 cells) the faces take the interior build of the face function, without the
     boundary and wall selects (same result).
 
@@ -388,6 +392,15 @@ def compute_fluxes(z, h, qx, qy, n, n_uniform, spans, nspan, ts, top_old, bot_ol
                                    open_bc, s_min, fr_max)
                     qxr[j] = res
                     viol |= not (abs(res) <= v_max * max(hc[j], hc[j + 1]))
+                c = (a // ts + 1) * ts  # a face between two stepping tiles of different levels takes the coarse step
+                while c < b and c + 1 < nx:
+                    la_, lb_ = tile_code[ty, c // ts - 1] >> 1, tile_code[ty, c // ts] >> 1
+                    if la_ != lb_:
+                        viol |= _x_faces(zc, hc, nc, oldx, qxr, c - 1, c, closed, dt * lev_scale[max(la_, lb_)], inv_dx,
+                                         theta, hmin, open_bc, s_min, fr_max, v_max)
+                    c += ts
+                if k_sub > 0 and b < nx - 1 and active[ty, b // ts] and k_sub % (1 << (tile_code[ty, b // ts] >> 1)):
+                    qxr[b - 1] = oldx[b - 1]  # the face to a tile that does not step now keeps its flux
                 # y faces (south of cell (i, j)), i = 0 .. ny-2
                 if i + 1 < ny:
                     zd = z[i + 1]
@@ -408,6 +421,19 @@ def compute_fluxes(z, h, qx, qy, n, n_uniform, spans, nspan, ts, top_old, bot_ol
                             viol |= _y_faces(zu2, zc, zd, zd2, hc, hd, nc, nd, above, oldy, nxt, qyr, j, e, closed,
                                              dts, inv_dy, theta, hmin, open_bc, s_min, fr_max, v_max)
                         j = e
+                    if i == i1 - 1 and ty + 1 < nty:  # the faces to the tile row below
+                        for tx in range(a // ts, (b - 1) // ts + 1):
+                            if not active[ty + 1, tx]:
+                                continue
+                            c0, c1 = max(tx * ts, a), min(tx * ts + ts, b)
+                            la_, lb_ = tile_code[ty, tx] >> 1, tile_code[ty + 1, tx] >> 1
+                            if k_sub % (1 << lb_):  # that tile does not step now: the faces keep their flux
+                                for jj in range(c0, c1):
+                                    qyr[jj] = oldy[jj]
+                            elif la_ != lb_:  # both step: the coarse step
+                                viol |= _y_faces(zu2, zc, zd, zd2, hc, hd, nc, nd, above, oldy, nxt, qyr, c0, c1, closed,
+                                                 dt * lev_scale[max(la_, lb_)], inv_dy, theta, hmin, open_bc, s_min,
+                                                 fr_max, v_max)
             above, oldy = oldy, above
             if i - 1 > i0:
                 _limit_row_spans(z, h, qx, qy, i - 1, spans, nspan, ty, fbuf, tile_code, lev_scale, ts, dt, dx, dy, one)
@@ -455,7 +481,7 @@ def update_depth(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, ti
                  tile_code, lev_scale, k_sub, n_sub, dt, dx, dy, t_new, record, dt_rec, hmin, h_arrival, h_vel, fr4g2,
                  max_h, max_speed, max_hv, arrival, duration, t_max,
                  tile_wet, tile_vol, blk_hmax, blk_vol, blk_out, blk_clip, blk_wet, blk_bad, blk_kin,
-                 neg_tol):  # pragma: no cover
+                 neg_tol, step_stats):  # pragma: no cover
     """Continuity (Bates et al. 2010 eq. 5) plus rain, running maxima, and per-tile-row statistics.
 
     Float scalars come in the state's dtype (``t_new`` in float32, the accumulators' dtype).
@@ -473,7 +499,8 @@ def update_depth(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, ti
     unstable cell (-1 if none), and the kinematic rate ``blk_kin``: the largest outflow rate per
     unit depth of a cell, ``(out_x / dx + out_y / dy) / h`` (1/s, ``h`` the depth the fluxes came
     from), which bounds the next time step where the Froude cap makes the flux a function of the
-    donor's depth (see ``SimulationOptions.kinematic_courant``).
+    donor's depth (see ``SimulationOptions.kinematic_courant``). The max depth and the kinematic rate
+    are only taken when ``step_stats`` (local time stepping takes its steps from :func:`tile_steps`).
     """
     ny, nx = z.shape
     nty, ntx = active.shape
@@ -541,7 +568,7 @@ def update_depth(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, ti
                     qn = qn_[k]
                     hn = _new_depth(h0, qe, qw, qs, qn, rain0 + np.float32(r0[k]) * rain_scale, dtt, inv_dx, inv_dy)
                     hn = hn if zz == zz else h0
-                    kb[k] = _kinematic_rate(h0, qe, qw, qs, qn, hmin, inv_dx, inv_dy)
+                    kb[k] = _kinematic_rate(h0, qe, qw, qs, qn, hmin, inv_dx, inv_dy) if step_stats else zero
                     badr |= _bad_depth(hn, neg_tol)
                     clipped = (hn < zero) & (hn >= neg_tol)  # rounding; below neg_tol it stays, for the message
                     cl += hn if clipped else zero
@@ -551,7 +578,7 @@ def update_depth(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, ti
                     rw += one if hn > hmin else zero
                 tv += float(rv)
                 twet += int(rw)
-                if ja < jb:
+                if step_stats and ja < jb:
                     kr = _row_max(kb, 0, jb - ja)
                     kin = kr if kr > kin else kin
                 jbad = nx
@@ -568,7 +595,7 @@ def update_depth(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, ti
                 clip -= float(cl) * area
                 if jbad < nx and bad < 0:
                     bad = i * nx + jbad
-                if ja < jb:
+                if step_stats and ja < jb:
                     m = _row_max(hr, ja, jb)
                     hmax = m if m > hmax else hmax
                 if tile_edge[ty, tx]:  # boundary outflow: faces whose other side is outside the domain
@@ -595,6 +622,18 @@ def update_depth(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, ti
         blk_wet[ty] = nwet
         blk_bad[ty] = bad
         blk_kin[ty] = kin
+
+
+@njit(cache=True, inline="always")
+def _span_add(spans, ty, tx, ts, nx, ns, run, a):
+    """Tile ``tx`` of tile row ``ty`` into the row's column spans when ``a`` (it extends the last span when
+    the tile before it was in, ``run``, else opens one); returns the number of spans."""
+    if a:
+        if not run:
+            spans[ty, ns, 0] = tx * ts
+            ns += 1
+        spans[ty, ns - 1, 1] = min(tx * ts + ts, nx)
+    return ns
 
 
 @njit(cache=True)
@@ -626,12 +665,8 @@ def update_active(tile_wet, forced, tile_valid, active, qx, qy, ts, spans, nspan
                         qx[i, j] = 0.0
                         qy[i, j] = 0.0
             active[ty, tx] = a
-            if a:
-                count += 1
-                if not run:
-                    spans[ty, ns, 0] = tx * ts
-                    ns += 1
-                spans[ty, ns - 1, 1] = min(tx * ts + ts, nx)
+            count += a
+            ns = _span_add(spans, ty, tx, ts, nx, ns, run, a)
             run = a
         nspan[ty] = ns
     return count
@@ -692,12 +727,8 @@ def level_spans(active, tile_code, k_sub, ts, nx, spans, nspan):  # pragma: no c
         run = False
         for tx in range(ntx):
             a = active[ty, tx] and k_sub % (1 << (tile_code[ty, tx] >> 1)) == 0
-            if a:
-                count += 1
-                if not run:
-                    spans[ty, ns, 0] = tx * ts
-                    ns += 1
-                spans[ty, ns - 1, 1] = min(tx * ts + ts, nx)
+            count += a
+            ns = _span_add(spans, ty, tx, ts, nx, ns, run, a)
             run = a
         nspan[ty] = ns
     return count
@@ -712,8 +743,8 @@ def interface_faces(z, part, tile_code, ts, faces, share, n_by_level, tmp):  # p
     (``d`` 0) or ``qy[i, j]`` (``d`` 1), its coarse cell ``(ic, jc)``, the fine and the coarse level;
     ``share[f]`` is 1 over the number of the coarse cell's faces to finer tiles. ``n_by_level[m]`` is
     the number of faces whose fine level is at most m: the faces stepping at a substep whose
-    largest level dividing it is m are the first ``n_by_level[m]``. ``tmp`` is scratch of ``faces``'
-    shape. Returns the count.
+    largest level dividing it is m are the first ``n_by_level[m]``. ``tmp`` is scratch, 8 columns.
+    Returns the count.
     """
     nty, ntx = part.shape
     ny, nx = z.shape
@@ -737,9 +768,23 @@ def interface_faces(z, part, tile_code, ts, faces, share, n_by_level, tmp):  # p
                     if i2 >= ny or j2 >= nx or not (z[i, j] == z[i, j] and z[i2, j2] == z[i2, j2]):
                         continue
                     coarse_first = l0 > l1
-                    tmp[n, 0], tmp[n, 1], tmp[n, 2] = i, j, d
-                    tmp[n, 3], tmp[n, 4] = (i, j) if coarse_first else (i2, j2)
+                    ic, jc = (i, j) if coarse_first else (i2, j2)
+                    cty, ctx = (ty, tx) if coarse_first else (ty2, tx2)
+                    la = l0 if coarse_first else l1
+                    tmp[n, 0], tmp[n, 1], tmp[n, 2], tmp[n, 3], tmp[n, 4] = i, j, d, ic, jc
                     tmp[n, 5], tmp[n, 6] = (l1, l0) if coarse_first else (l0, l1)
+                    # the coarse cell's faces to finer tiles share its depth: a second one only at a
+                    # tile corner, toward the tile beside the coarse one across the corner
+                    nfine = 1
+                    for side in (-1, 1):
+                        if k != (0 if side < 0 else ts - 1):
+                            continue
+                        ni, nj = (ic + side, jc) if d == 0 else (ic, jc + side)
+                        nty_, ntx_ = (cty + side, ctx) if d == 0 else (cty, ctx + side)
+                        if 0 <= nty_ < nty and 0 <= ntx_ < ntx and 0 <= ni < ny and 0 <= nj < nx \
+                                and part[nty_, ntx_] and (tile_code[nty_, ntx_] >> 1) < la and z[ni, nj] == z[ni, nj]:
+                            nfine += 1
+                    tmp[n, 7] = nfine
                     n += 1
     n_by_level[:] = 0
     for f in range(n):
@@ -749,19 +794,12 @@ def interface_faces(z, part, tile_code, ts, faces, share, n_by_level, tmp):  # p
         start[m] = start[m - 1] + n_by_level[m - 1]
     for f in range(n):
         m = tmp[f, 5]
-        faces[start[m]] = tmp[f]
+        for c in range(7):  # element by element: a row slice per face costs a view each
+            faces[start[m], c] = tmp[f, c]
+        share[start[m]] = 1.0 / tmp[f, 7]
         start[m] += 1
     for m in range(1, n_by_level.size):
         n_by_level[m] += n_by_level[m - 1]
-    for f in range(n):  # the coarse cell's faces to finer tiles share its depth in interface_limit
-        ic, jc, la = faces[f, 3], faces[f, 4], faces[f, 6]
-        nfine = 0
-        for di, dj in ((-1, 0), (1, 0), (0, -1), (0, 1)):
-            i, j = ic + di, jc + dj
-            if 0 <= i < ny and 0 <= j < nx and z[i, j] == z[i, j] and part[i // ts, j // ts] \
-                    and (tile_code[i // ts, j // ts] >> 1) < la:
-                nfine += 1
-        share[f] = 1.0 / max(nfine, 1)
     return n
 
 

@@ -44,18 +44,18 @@ class SimulationOptions:
     # faces, sigma = 1.5 dt (out_x / dx + out_y / dy) / h, must stay below 1, else the
     # checkerboard mode grows (amplification 1 - 2 sigma < -1): flow capped in both x and y (a
     # valley running diagonally to the grid) breaks into a depth checkerboard that flickers from
-    # step to step. The gravity-wave CFL alone allows sigma up to 2.4 alpha (1.68 at alpha 0.7),
+    # step to step. The gravity-wave CFL alone allows sigma up to 2.4 alpha sqrt(theta) (1.59 at alpha 0.7),
     # so the step is also held to sigma <= kinematic_courant; 0 turns the condition off.
     kinematic_courant: float = 0.9
     # running outputs (max depth, max speed, max depth x speed, arrival, duration, time of max) are
     # sampled at the step that crosses each multiple of this many simulated seconds, and at every
     # output time; 0 samples every step. Updating them is a third of a step's time on the 5 m sample.
     stats_interval: float = 5.0
-    # local time stepping: each 64-cell tile steps at its own stable step, a power of two (up to
+    # local time stepping: each tile steps at its own stable step, a power of two (up to
     # 2**(lts_levels - 1)) of the finest, with neighbouring tiles at most one level apart; 1 steps
     # every tile at the global (finest) step. See Simulation._cycle.
-    lts_levels: int = 1
-    tile_size: int = 64
+    lts_levels: int = 5
+    tile_size: int = 32  # cells; 32 follows a narrow river's deep water more closely than 64 for the levels
     dtype: str = "float32"
 
 
@@ -126,6 +126,9 @@ class Simulation:
             raise InputError("initial_depth", "negative depth", "depths must be >= 0")
         if not o.stats_interval >= 0:
             raise InputError("stats-interval", f"{o.stats_interval} s is negative", "give seconds >= 0 (0: every step)")
+        if not (isinstance(o.lts_levels, (int, np.integer)) and 1 <= o.lts_levels <= 8):
+            raise InputError("lts-levels", f"{o.lts_levels} is not a whole number from 1 to 8",
+                             "use 1 (every cell at the global step) to 8; see README, '2-D inundation'")
         if self.boundary not in ("closed", "open"):
             raise InputError("boundary", f"unknown boundary '{self.boundary}'", "use 'closed' or 'open'")
         engine_cls, self.backend, self.backend_notice = _engine_class(self.backend)
@@ -207,6 +210,8 @@ class Simulation:
 
     def _next_dt(self, t_stop: float) -> float:
         o = self.options
+        if math.isnan(self._hmax):  # resumed from a run with local time stepping
+            self._hmax = self.engine.max_depth()
         dt = self.cfl_length() / math.sqrt(G * self._hmax) if self._hmax > o.hmin else o.dt_max
         if o.kinematic_courant > 0 and self._kin > 0:
             dt = min(dt, o.kinematic_courant / (1.5 * self._kin))
@@ -269,7 +274,10 @@ class Simulation:
         if self.rain is not None:
             cap = min(cap, self.rain.next_change(t) - t)
         tile_dt, part = e.tile_steps(self.cfl_length(), o.kinematic_courant, rain_all)
-        T, n, lev = plan_levels(tile_dt, part, o.lts_levels, cap)
+        # a cycle's finest steps stay within half a tile: the active tiles (wet ones and a ring of one
+        # tile) are set once per cycle, and a front moves less than a cell per finest step
+        levels = min(o.lts_levels, max(1, (o.tile_size // 2).bit_length()))
+        T, n, lev = plan_levels(tile_dt, part, levels, cap, finest=self.state.forced)
         e.set_levels(lev)
         record, dt_record = self._sampling(t, T, t_stop)
         dtf = T / n
@@ -281,19 +289,21 @@ class Simulation:
                 self.totals["inflow_m3"] += e.add_volume(inf.rows + 1, inf.cols + 1,
                                                          inf.integral(tk, tk + dtf) / len(inf.rows))
             st = e.substep(k, n, dtf, t + T, self._rain_rate, rain_all, record, dt_record)
+            if k == 0:  # every tile that takes part steps at substep 0: its figures are the whole grid's
+                self.wet_fraction = st.wet_cells / self.n_valid
             self.totals["outflow_m3"] += st.outflow_m3
             self.totals["clipped_m3"] += st.clipped_m3
             if st.bad_cell >= 0:
                 self.t = tk + dtf
                 self._instability(st.bad_cell)
         e.end_cycle()
+        self._hmax, self._kin = math.nan, 0.0  # not kept here: a global step after a hot start measures them
         self.t = t + T
         self.steps += 1
         self.substeps += n
         self.cell_updates += int((self._tile_cells * (n >> lev.astype(np.int64))).sum())
         self.totals["rain_m3"] += self._rain_sum * T * self.area
         self.volume = st.volume_m3
-        self.wet_fraction = st.wet_cells / self.n_valid
         return T
 
     def _sampling(self, t: float, dt: float, t_stop: float) -> tuple[bool, float]:
@@ -428,8 +438,8 @@ class Simulation:
     def summary(self) -> dict:
         return {
             "cells": self.n_valid,
-            "steps": self.steps,
-            "substeps": self.substeps,
+            "steps": self.substeps,  # time steps at the finest step
+            "lts_cycles": self.steps,  # cycles of local time steps (= steps without them)
             "lts_levels": self.options.lts_levels if self._lts else 1,
             # cell updates done, against stepping every cell at the finest step (1 without local time stepping)
             "lts_work_fraction": self.cell_updates / (self.n_valid * self.substeps) if self.substeps else None,
@@ -448,13 +458,16 @@ class Simulation:
         }
 
 
-def plan_levels(tile_dt: np.ndarray, part: np.ndarray, levels: int, cap: float) -> tuple[float, int, np.ndarray]:
+def plan_levels(tile_dt: np.ndarray, part: np.ndarray, levels: int, cap: float,
+                finest: np.ndarray | None = None) -> tuple[float, int, np.ndarray]:
     """A cycle of local time stepping from each tile's stable step ``tile_dt`` (s, ``inf`` without water).
 
     Returns the cycle length ``T`` (at most ``cap``), its number of finest steps ``n`` (a power of
     two, at most 2**(levels-1)) and each tile's level m (uint8; the tile steps ``T / n * 2**m``, never
     more than its stable step). A taking-part tile with no water near takes the least step of its 8
     neighbours (a front may enter it within the cycle); neighbouring tiles differ by one level at most.
+    Tiles marked ``finest`` (those holding inflow or stage cells, whose depth the forcing may raise
+    within the cycle) take the finest step.
     """
     from scipy.ndimage import minimum_filter
 
@@ -475,6 +488,8 @@ def plan_levels(tile_dt: np.ndarray, part: np.ndarray, levels: int, cap: float) 
     lev = np.clip(np.nan_to_num(lev, posinf=top), 0, top)
     lev -= (dtf * 2.0 ** lev > st) & (lev > 0)  # rounding: never above the tile's stable step
     lev = np.where(part, lev, top)
+    if finest is not None:
+        lev[finest] = 0
     for _ in range(top):  # neighbours at most one level apart
         low = minimum_filter(np.where(part, lev, top), size=3, mode="nearest") + 1
         new = np.where(part, np.minimum(lev, low), top)
