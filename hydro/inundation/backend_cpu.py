@@ -69,6 +69,7 @@ class CpuBackend:
         self._code = self._code0  # level << 1 | inner (core_inertial.compute_fluxes)
         self._lev_scale = 2.0 ** np.arange(8, dtype=state.h.dtype)  # a level's step in finest steps
         self._part = np.zeros_like(state.active)
+        self._part_listed = np.zeros_like(state.active)  # the tiles the face list was built on
         self._nf = 0  # faces between tiles of different levels (local time stepping)
         self._faces = np.zeros((0, 7), np.int64)  # core_inertial.interface_faces
         self._share = np.zeros(0, np.float64)
