@@ -179,7 +179,8 @@ def full_scale(duration_h: float, storm: str, case_dir: str | None, checkpoint: 
     print(f"  peak memory {peak_gb:.2f} GB; volume error {s['volume_error_relative']:.2e}; products in {out}")
 
 
-def steps_from_checkpoint(checkpoint: str, case_dir: str, storm: str, steps: int, lts_levels: int = 1,
+def steps_from_checkpoint(checkpoint: str, case_dir: str, storm: str, steps: int,
+                          lts_levels: int = SimulationOptions.lts_levels,
                           sim_seconds: float | None = None, tile_size: int = SimulationOptions.tile_size) -> None:
     """Time ``steps`` steps (or ``sim_seconds`` of simulated time) of the full-scale sample resumed from
     ``checkpoint`` (per step, per kernel): a quick A/B of a kernel change on the real case, without

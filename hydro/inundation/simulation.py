@@ -149,6 +149,9 @@ class Simulation:
         self.steps = 0
         self.substeps = 0  # finest steps (local time stepping; equal to steps without it)
         self._lts = o.lts_levels > 1 and hasattr(self.engine, "substep")
+        # a cycle's finest steps stay within half a tile: the active tiles (wet ones and a ring of one
+        # tile) are set once per cycle, and a front moves less than a cell per finest step
+        self._levels = min(o.lts_levels, max(1, (o.tile_size // 2).bit_length()))
         ts = o.tile_size
         NY, NX = self.state.z.shape
         pad = np.zeros((self.state.active.shape[0] * ts, self.state.active.shape[1] * ts), bool)
@@ -274,10 +277,7 @@ class Simulation:
         if self.rain is not None:
             cap = min(cap, self.rain.next_change(t) - t)
         tile_dt, part = e.tile_steps(self.cfl_length(), o.kinematic_courant, rain_all)
-        # a cycle's finest steps stay within half a tile: the active tiles (wet ones and a ring of one
-        # tile) are set once per cycle, and a front moves less than a cell per finest step
-        levels = min(o.lts_levels, max(1, (o.tile_size // 2).bit_length()))
-        T, n, lev = plan_levels(tile_dt, part, levels, cap, finest=self.state.forced)
+        T, n, lev = plan_levels(tile_dt, part, self._levels, cap, finest=self.state.forced)
         e.set_levels(lev)
         record, dt_record = self._sampling(t, T, t_stop)
         dtf = T / n
