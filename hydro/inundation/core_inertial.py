@@ -520,44 +520,57 @@ def update_depth(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, ti
         nwet = 0
         bad = -1
         kin = zero
-        rbuf = np.zeros(nx, rain.dtype)
-        kbuf = np.zeros(nx, h.dtype)
+        # the tiles that step now, in runs of one level along the tile row (first tile, end tile): each
+        # row of a run is one loop, so the loop set-up is paid per run, not per tile (it cost as much
+        # as the 32 cells of a tile row)
+        segs = np.empty((ntx, 2), np.int64)
+        nseg = 0
+        run_lev = -1
         for tx in range(ntx):
-            j0 = tx * ts
-            j1 = min(j0 + ts, nx)
             lev = tile_code[ty, tx] >> 1
-            per = 1 << lev
-            if not (active[ty, tx] or (rain_all and tile_valid[ty, tx])) or k_sub % per != 0:
+            if not (active[ty, tx] or (rain_all and tile_valid[ty, tx])) or k_sub % (1 << lev) != 0:
                 # a skipped tile has no flux through it (or waits for its level's next step), so its
                 # depths and volume are unchanged
                 vol += tile_vol[ty, tx]
+                run_lev = -1
                 continue
-            dtt = dt * lev_scale[lev]
-            dtd = float(dtt)
-            rec = record and k_sub + per == n_sub
-            ja = max(j0, 1)
-            jb = min(j1, nx - 1)
-            tv = 0.0
-            twet = 0
-            for i in range(max(i0, 1), min(i1, ny - 1)):
-                zr = z[i]
-                hr = h[i]
-                qxr = qx[i]
-                qys = qy[i]
-                qyn = qy[i - 1]
-                rr = rbuf if rain_uniform else rain[i]
-                mh, ms, mhv, arr, dur, tm = max_h[i], max_speed[i], max_hv[i], arrival[i], duration[i], t_max[i]
+            if lev == run_lev:
+                segs[nseg - 1, 1] = tx + 1
+            else:
+                segs[nseg, 0] = tx
+                segs[nseg, 1] = tx + 1
+                nseg += 1
+                run_lev = lev
+        rbuf = np.zeros(nx, rain.dtype)
+        kbuf = np.zeros(nx, h.dtype)
+        colv = np.zeros(nx, h.dtype)  # per column of the tile row: its volume (m) and wet cells
+        colw = np.zeros(nx, h.dtype)
+        for i in range(max(i0, 1), min(i1, ny - 1)):
+            zr = z[i]
+            hr = h[i]
+            qxr = qx[i]
+            qys = qy[i]
+            qyn = qy[i - 1]
+            rr = rbuf if rain_uniform else rain[i]
+            for s in range(nseg):
+                lev = tile_code[ty, segs[s, 0]] >> 1
+                per = 1 << lev
+                dtt = dt * lev_scale[lev]
+                dtd = float(dtt)
+                rec = record and k_sub + per == n_sub
+                ja = max(segs[s, 0] * ts, 1)
+                jb = min(segs[s, 1] * ts, nx - 1)
+                if ja >= jb:
+                    continue
                 badr = False
                 cl = zero
-                rv = zero
-                rw = zero
                 # sliced views indexed from 0 so that the loop vectorises (see compute_fluxes); every
-                # value in the state's dtype (the rain code converted to float32, the row's volume,
-                # clipped volume and wet count as float32 partial sums, the instability check as a
-                # bool): one int64 or float64 term would make LLVM halve the SIMD width of the loop
+                # value in the state's dtype (the rain code converted to float32, the clipped volume
+                # and the column sums in float32, the instability check as a bool): one int64 or
+                # float64 term would make LLVM halve the SIMD width of the loop
                 z0, h0_, qe_, qw_, qs_, qn_, r0 = zr[ja:jb], hr[ja:jb], qxr[ja:jb], qxr[ja - 1:jb - 1], qys[ja:jb], \
                     qyn[ja:jb], rr[ja:jb]
-                mh, ms, mhv, arr, dur, tm = mh[ja:jb], ms[ja:jb], mhv[ja:jb], arr[ja:jb], dur[ja:jb], tm[ja:jb]
+                cv, cw = colv[ja:jb], colw[ja:jb]
                 kb = kbuf[:jb - ja]  # each cell's kinematic rate; a max reduction in this loop would not vectorise
                 for k in range(jb - ja):
                     zz = z0[k]
@@ -574,32 +587,30 @@ def update_depth(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, ti
                     cl += hn if clipped else zero
                     hn = zero if clipped else hn
                     h0_[k] = hn
-                    rv += hn
-                    rw += one if hn > hmin else zero
-                tv += float(rv)
-                twet += int(rw)
-                if step_stats and ja < jb:
+                    cv[k] += hn
+                    cw[k] += one if hn > hmin else zero
+                if step_stats:
                     kr = _row_max(kb, 0, jb - ja)
                     kin = kr if kr > kin else kin
-                jbad = nx
-                if badr:  # rare: the first offending cell of the row
+                    m = _row_max(hr, ja, jb)
+                    hmax = m if m > hmax else hmax
+                if badr and bad < 0:  # rare: the first offending cell of the row
                     for k in range(jb - ja):
                         if _bad_depth(h0_[k], neg_tol):
-                            jbad = ja + k
+                            bad = i * nx + ja + k
                             break
                 if rec:  # a second pass over the (cached) row: a branch inside the loop above stops it vectorising
+                    mh, ms, mhv, arr, dur, tm = max_h[i, ja:jb], max_speed[i, ja:jb], max_hv[i, ja:jb], \
+                        arrival[i, ja:jb], duration[i, ja:jb], t_max[i, ja:jb]
                     for k in range(jb - ja):
                         o = _cell_outputs(h0_[k], qe_[k], qw_[k], qs_[k], qn_[k], dt_rec, t_new, hmin, h_arrival,
                                           h_vel, fr4g2, mh[k], ms[k], mhv[k], arr[k], dur[k], tm[k])
                         mh[k], ms[k], mhv[k], arr[k], dur[k], tm[k] = o
                 clip -= float(cl) * area
-                if jbad < nx and bad < 0:
-                    bad = i * nx + jbad
-                if step_stats and ja < jb:
-                    m = _row_max(hr, ja, jb)
-                    hmax = m if m > hmax else hmax
-                if tile_edge[ty, tx]:  # boundary outflow: faces whose other side is outside the domain
-                    for j in range(ja, jb):
+                for tx in range(segs[s, 0], segs[s, 1]):  # boundary outflow: faces whose other side is outside
+                    if not tile_edge[ty, tx]:
+                        continue
+                    for j in range(max(tx * ts, 1), min(tx * ts + ts, nx - 1)):
                         if zr[j] != zr[j]:
                             continue
                         if zr[j + 1] != zr[j + 1]:
@@ -610,11 +621,18 @@ def update_depth(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, ti
                             outv += float(qys[j]) * dxd * dtd
                         if z[i - 1, j] != z[i - 1, j]:
                             outv -= float(qyn[j]) * dxd * dtd
-            tv *= area
-            tile_wet[ty, tx] = twet > 0
-            tile_vol[ty, tx] = tv
-            vol += tv
-            nwet += twet
+        for s in range(nseg):  # each stepped tile's volume and wet flag from its columns
+            for tx in range(segs[s, 0], segs[s, 1]):
+                tv = 0.0
+                tw = zero
+                for j in range(tx * ts, min(tx * ts + ts, nx)):
+                    tv += float(colv[j])
+                    tw += colw[j]
+                tv *= area
+                tile_wet[ty, tx] = tw > zero
+                tile_vol[ty, tx] = tv
+                vol += tv
+                nwet += int(tw)
         blk_hmax[ty] = hmax
         blk_vol[ty] = vol
         blk_out[ty] = outv
