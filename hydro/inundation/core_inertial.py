@@ -707,31 +707,47 @@ def tile_steps(h, qx, qy, part, ts, cfl_length, dx, dy, hmin, kc, out):  # pragm
     inv_dx = one / dx
     inv_dy = one / dy
     for ty in prange(nty):
-        kb = np.zeros(ts + 2, h.dtype)
-        for tx in range(ntx):
+        # per column of the tile row and the ring rows above and below: the largest depth and kinematic
+        # rate, over each run of taking-part tiles widened by a column each side (one loop per row and
+        # run: per tile, the loop set-up cost as much as the cells); then each tile's maxima over its columns
+        colh = np.zeros(nx, h.dtype)
+        colk = np.zeros(nx, h.dtype)
+        i0, i1 = max(ty * ts - 1, 1), min(ty * ts + ts + 1, ny - 1)
+        tx = 0
+        while tx < ntx:
             if not part[ty, tx]:
                 out[ty, tx] = np.inf
+                tx += 1
                 continue
-            i0, i1 = max(ty * ts - 1, 1), min(ty * ts + ts + 1, ny - 1)
-            j0, j1 = max(tx * ts - 1, 1), min(tx * ts + ts + 1, nx - 1)
-            hm = zero
-            km = zero
+            te = tx + 1
+            while te < ntx and part[ty, te]:
+                te += 1
+            j0, j1 = max(tx * ts - 1, 1), min(te * ts + 1, nx - 1)
             m = j1 - j0
-            for i in range(i0, i1):
-                h0_, qe_, qw_, qs_, qn_ = h[i, j0:j1], qx[i, j0:j1], qx[i, j0 - 1:j1 - 1], qy[i, j0:j1], \
-                    qy[i - 1, j0:j1]
-                for k in range(m):
-                    kb[k] = _kinematic_rate(h0_[k], qe_[k], qw_[k], qs_[k], qn_[k], hmin, inv_dx, inv_dy)
-                r = _row_max(h0_, 0, m)
-                hm = r if r > hm else hm
-                r = _row_max(kb, 0, m)
-                km = r if r > km else km
-            st = np.inf
-            if hm > hmin:
-                st = cfl_length / np.sqrt(G * float(hm))
-            if kc > 0 and km > 0:
-                st = min(st, kc / (1.5 * float(km)))
-            out[ty, tx] = st
+            if m > 0:
+                ch, ck = colh[j0:j1], colk[j0:j1]
+                for i in range(i0, i1):
+                    h0_, qe_, qw_, qs_, qn_ = h[i, j0:j1], qx[i, j0:j1], qx[i, j0 - 1:j1 - 1], qy[i, j0:j1], \
+                        qy[i - 1, j0:j1]
+                    for k in range(m):
+                        r = _kinematic_rate(h0_[k], qe_[k], qw_[k], qs_[k], qn_[k], hmin, inv_dx, inv_dy)
+                        hh = h0_[k]
+                        ch[k] = hh if hh > ch[k] else ch[k]
+                        ck[k] = r if r > ck[k] else ck[k]
+            for t in range(tx, te):
+                a, b = max(t * ts - 1, 1), min(t * ts + ts + 1, nx - 1)
+                hm = zero
+                km = zero
+                if a < b:
+                    hm = _row_max(colh, a, b)
+                    km = _row_max(colk, a, b)
+                st = np.inf
+                if hm > hmin:
+                    st = cfl_length / np.sqrt(G * float(hm))
+                if kc > 0 and km > 0:
+                    st = min(st, kc / (1.5 * float(km)))
+                out[ty, t] = st
+            tx = te
 
 
 @njit(cache=True)
