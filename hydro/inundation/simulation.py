@@ -257,7 +257,8 @@ class Simulation:
 
     def _cycle(self, t_stop: float) -> float:
         """One cycle of local time stepping (Osher & Sanders 1983; Sanders 2008, "Integration of a
-        shallow water model with a local time step", J. Hydraul. Res. 46, 466-475), per 64-cell tile.
+        shallow water model with a local time step", J. Hydraul. Res. 46, 466-475), per tile
+        (``SimulationOptions.tile_size``, 32 cells by default).
 
         Each tile's stable step (gravity-wave and kinematic conditions over the tile and the ring of
         cells around it) sets its level m: it steps 2**m finest steps at a time, so a deep river

@@ -17,7 +17,7 @@ accumulators            24     max depth, (max speed)^6, (max depth x speed)^6, 
 
 Total: 40 bytes per cell with uniform n and rain, 46 with both gridded. Per-tile arrays
 (activity, volume) and two saved rows per tile row for the theta weighting add
-``2 / tile_size * itemsize`` bytes per cell (0.125 at 64-cell tiles). :meth:`State.bytes_per_cell`
+``2 / tile_size * itemsize`` bytes per cell (0.25 at the default 32-cell tiles in float32). :meth:`State.bytes_per_cell`
 counts it all and the test suite holds it at or under 48. With ``dtype=float64`` the 6 state
 arrays double (the accumulators stay float32).
 """
