@@ -947,7 +947,7 @@ def max_wet_depth(h, z):  # pragma: no cover - numba
 
 @njit(cache=True, parallel=True)
 def tile_volumes(z, h, ts, tile_vol, dx, dy):  # pragma: no cover - numba
-    """Stored volume per tile, summed in the same order as :func:`update_depth`."""
+    """Stored volume per tile, in float64 per cell (:func:`update_depth` sums float32 columns: the same to rounding)."""
     ny, nx = z.shape
     nty, ntx = tile_vol.shape
     area = dx * dy
