@@ -121,3 +121,13 @@ def test_bad_input_exits_2_with_one_line(inputs, capsys, case):
     assert len(err) == 1 and err[0].startswith("error: ")
     assert "Traceback" not in err[0]
     assert not (out / "inundation.nc").exists()
+
+
+def test_simulate_defaults_are_the_solvers():
+    """The parser repeats the solver's defaults (so that `--help` needs no numba import): they must agree."""
+    from hydro.inundation import SimulationOptions
+
+    a = cli.build_parser().parse_args(["simulate", "--dem", "d.tif", "--duration", "1", "--out", "o"])
+    o = SimulationOptions()
+    for name in ("alpha", "froude_max", "kinematic_courant", "stats_interval", "lts_levels"):
+        assert getattr(a, name) == getattr(o, name), name

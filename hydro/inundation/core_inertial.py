@@ -541,11 +541,13 @@ def update_depth(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, ti
                 segs[nseg, 1] = tx + 1
                 nseg += 1
                 run_lev = lev
-        rbuf = np.zeros(nx, rain.dtype)
-        kbuf = np.zeros(nx, h.dtype)
-        colv = np.zeros(nx, h.dtype)  # per column of the tile row: its volume (m) and wet cells
-        colw = np.zeros(nx, h.dtype)
-        for i in range(max(i0, 1), min(i1, ny - 1)):
+        # a tile row where no tile steps now (most of them at the odd substeps) allocates and visits nothing
+        w = nx if nseg > 0 else 1
+        rbuf = np.zeros(w, rain.dtype)
+        kbuf = np.zeros(w, h.dtype)
+        colv = np.zeros(w, h.dtype)  # per column of the tile row: its volume (m) and wet cells
+        colw = np.zeros(w, h.dtype)
+        for i in range(max(i0, 1), min(i1, ny - 1) if nseg > 0 else 0):
             zr = z[i]
             hr = h[i]
             qxr = qx[i]
