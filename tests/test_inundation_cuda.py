@@ -67,7 +67,7 @@ SIM_SCRIPT = textwrap.dedent(r"""
 
     def case(name):
         yy, xx = np.mgrid[0:7, 0:7]
-        if name == "closed":  # water column, inflow, stage line, rain and a nodata hole in a closed box
+        if name.startswith("closed"):  # water column, inflow, stage line, rain and a nodata hole in a closed box
             dem = 1.0 + 0.03 * xx + 0.05 * np.sin(yy)
             dem[4:6, 4:6] = np.nan
             kw = dict(initial_depth=np.where((xx < 3) & (yy < 3), 1.0, 0.0), boundary="closed", manning=0.04,
@@ -88,7 +88,9 @@ SIM_SCRIPT = textwrap.dedent(r"""
         dem, kw = case(name)
         res = {}
         for backend in ("cpu", "cuda"):
-            opts = SimulationOptions(tile_size=4, h_arrival=0.05, lts_levels=1)  # the GPU steps globally
+            # the GPU steps globally; "closed_t3": tiles of 3 cells, smaller than a simulator block and no power
+            # of two (the kernels divide instead of shifting, and decide per thread whether a tile is computed)
+            opts = SimulationOptions(tile_size=3 if name == "closed_t3" else 4, h_arrival=0.05, lts_levels=1)
             sim = Simulation(dem, 20.0, 20.0, options=opts, backend=backend, **kw)
             hot = backend == "cuda" and name == "open"  # checkpoint at 20 s, resume on the device
             sim.run(40.0, output_interval_s=20.0, checkpoint_path="ck.npz" if hot else None)
@@ -123,7 +125,7 @@ def _in_simulator(*cases: str, cwd: Path) -> dict:
 
 @pytest.fixture(scope="module")
 def simulated(tmp_path_factory):
-    return _in_simulator("closed", "open", cwd=tmp_path_factory.mktemp("cudasim"))
+    return _in_simulator("closed", "open", "closed_t3", cwd=tmp_path_factory.mktemp("cudasim"))
 
 
 def test_simulator_hot_start_reproduces_the_run(simulated):
@@ -131,7 +133,7 @@ def test_simulator_hot_start_reproduces_the_run(simulated):
     assert simulated["open"]["hot_start_equal"] is True
 
 
-@pytest.mark.parametrize("name", ["closed", "open"])
+@pytest.mark.parametrize("name", ["closed", "open", "closed_t3"])
 def test_simulator_matches_cpu(simulated, name):
     """Max depth within 1 mm or 1e-4 relative, arrival within one output interval, same balance."""
     cpu, gpu = simulated[name]["cpu"], simulated[name]["cuda"]
@@ -212,6 +214,55 @@ def test_unknown_backend_is_an_input_error():
         Simulation(np.zeros((4, 4)), 1.0, 1.0, backend="opencl")
 
 
+# ----------------------------------------------------------------------------- the backends' capabilities
+def test_cuda_refuses_local_time_stepping_asked_for():
+    """The CUDA backend steps globally: an explicit lts_levels above 1 (other than the default) is an input
+    error on --backend cuda, decided before any GPU is looked for (no silent global step)."""
+    from gis.errors import InputError
+    from hydro.inundation import Simulation, SimulationOptions
+
+    with pytest.raises(InputError, match="lts-levels.*CUDA backend steps every cell at the global step"):
+        Simulation(np.zeros((8, 8)), 1.0, 1.0, backend="cuda", options=SimulationOptions(lts_levels=3))
+
+
+def test_cuda_takes_the_default_lts_levels_as_one_with_a_notice(tmp_path):
+    """With the default lts_levels the CUDA backend runs (global step) and says so in one line; --backend
+    auto with an explicit lts_levels runs on the CPU, which has local time stepping, with a notice."""
+    script = textwrap.dedent("""
+        import json
+        import numpy as np
+        from hydro.inundation import Simulation, SimulationOptions
+        out = {}
+        sim = Simulation(np.zeros((6, 7)), 1.0, 1.0, 0.03, 0.1, backend="cuda", options=SimulationOptions(tile_size=4))
+        sim.run(1.0)
+        out["default"] = [sim.backend, sim.backend_notice, sim.summary()["lts_levels"]]
+        sim = Simulation(np.zeros((6, 7)), 1.0, 1.0, 0.03, 0.1, backend="auto",
+                         options=SimulationOptions(tile_size=4, lts_levels=2))
+        out["auto"] = [sim.backend, sim.backend_notice]
+        sim = Simulation(np.zeros((6, 7)), 1.0, 1.0, 0.03, 0.1, backend="cuda",
+                         options=SimulationOptions(tile_size=4, lts_levels=1))
+        out["one"] = [sim.backend, sim.backend_notice]
+        print("JSON" + json.dumps(out))
+    """)
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1", PYTHONPATH=str(ROOT))
+    p = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
+                       timeout=600)
+    assert p.returncode == 0, p.stderr[-3000:]
+    out = json.loads(next(ln for ln in p.stdout.splitlines() if ln.startswith("JSON"))[4:])
+    backend, notice, levels = out["default"]
+    assert backend == "cuda" and levels == 1
+    assert "\n" not in notice and "global step" in notice and "lts_levels 1" in notice
+    assert out["auto"][0] == "cpu" and "only the CPU" in out["auto"][1]
+    assert out["one"] == ["cuda", ""]
+
+
+def test_tile_shift():
+    from hydro.inundation.core_cuda import tile_shift
+
+    assert [tile_shift(t) for t in (1, 2, 4, 32, 64)] == [0, 1, 2, 5, 6]
+    assert [tile_shift(t) for t in (3, 6, 48, 100)] == [-1] * 4
+
+
 # ----------------------------------------------------------------------------- real GPU
 def _gpu() -> bool:
     from hydro.inundation.backend_cuda import cuda_usable
@@ -221,11 +272,80 @@ def _gpu() -> bool:
 
 gpu = pytest.mark.skipif("not _gpu()", reason="needs a CUDA GPU")
 
+# The GPU image has no GIS stack and compiling the CPU kernels there takes minutes of a lent device:
+# benchmarks/gpu_session.sh carries the sample's inputs (FLOODKIT_GPU_INPUTS, written by
+# `bench_cuda.py --export-inputs`) and the CPU backend's results for the same code
+# (FLOODKIT_CPU_REFERENCE, written by running these tests with it set on the CPU machine; keyed by
+# a hash of the CPU solver's sources, so a stale file is never used: then the CPU runs here).
+_SOLVER_SOURCES = ("physics.py", "core_inertial.py", "backend_cpu.py", "simulation.py", "state.py", "forcing.py")
 
-@pytest.mark.gpu
-@gpu
-def test_gpu_matches_cpu_on_a_dam_break():
-    """On the device: a 300 x 200 dam break with rain, open edges, 10 min; both backends agree."""
+
+def _cpu_reference(name: str, make_sim, duration_s: float, interval_s: float) -> dict:
+    """The CPU backend's run of ``make_sim("cpu")``: max depth, arrival and volume error (see above)."""
+    import hashlib
+
+    h = hashlib.sha1()
+    for f in _SOLVER_SOURCES:
+        h.update((ROOT / "hydro" / "inundation" / f).read_bytes())
+    folder = os.environ.get("FLOODKIT_CPU_REFERENCE")
+    path = Path(folder) / f"{name}-{h.hexdigest()[:12]}.npz" if folder else None
+    if path is not None and path.exists():
+        d = np.load(path)
+        return {k: d[k] for k in d.files} | {"source": f"stored CPU result {path.name}"}
+    sim = make_sim("cpu")
+    sim.run(duration_s, output_interval_s=interval_s)
+    s = sim.state
+    res = {"max_h": s.interior(s.max_h).copy(), "arrival": s.interior(s.arrival).copy(),
+           "volume_error": np.float64(sim.volume_error_relative()), "steps": np.int64(sim.steps)}
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(path, **res)
+    return res | {"source": "CPU run here"}
+
+
+def _sample_inputs():
+    """The 30 m sample's DEM, cell size, Manning n and 50-year design storm on the grid (GIS stack, or the
+    exported .npz in FLOODKIT_GPU_INPUTS)."""
+    from hydro.inundation import Rain
+
+    folder = os.environ.get("FLOODKIT_GPU_INPUTS")
+    if folder and (Path(folder) / "sample30.npz").exists():
+        d = np.load(Path(folder) / "sample30.npz")
+        tr = d["transform"]
+        return d["dem"], abs(tr[0]), abs(tr[4]), d["manning"], Rain(d["rain_t"], d["rain_mm_h"])
+    for module in ("rasterio", "geopandas", "pyogrio", "pyproj"):
+        pytest.importorskip(module)  # the GPU image lacks the GIS stack unless it is carried
+    from gis.case import load_case
+    from hydro.rainfall import design_storm
+
+    case = load_case(ROOT / "data_samples" / "dongguanxi")
+    df = design_storm(case.design_storms, "50y")
+    rain = Rain(np.arange(len(df)) * 3600.0, df.iloc[:, 0].to_numpy(float))
+    n = np.where(np.isfinite(case.manning.values) & (case.manning.values > 0), case.manning.values, 0.05)
+    t = case.dem.rio.transform()
+    return case.dem.values, abs(t.a), abs(t.e), n, rain
+
+
+def _agree(cpu: dict, gpu, valid: np.ndarray, interval_s: float, what: str) -> None:
+    """Max depth within 1 mm or 1e-4 relative, arrival within one output interval, water balance closed."""
+    s = gpu.state
+    a, b = cpu["max_h"], s.interior(s.max_h)
+    assert a[valid].max() > 0.5
+    err = np.abs(a - b)[valid]
+    tol = np.maximum(1e-3, 1e-4 * np.abs(a[valid]))
+    ta, tb = cpu["arrival"][valid], s.interior(s.arrival)[valid]
+    print(f"\n{what} ({cpu['source']}; CPU {int(cpu['steps'])} steps, CUDA {gpu.steps}): max depth max |cpu - cuda| "
+          f"= {err.max():.2e} m, cells beyond tolerance {(err > tol).sum()} of {valid.sum()}; arrival: flooded cells "
+          f"cpu {np.isfinite(ta).sum()}, cuda {np.isfinite(tb).sum()}, max |dt| = {np.nanmax(np.abs(ta - tb)):.0f} s; "
+          f"volume error cpu {float(cpu['volume_error']):.1e}, cuda {gpu.volume_error_relative():.1e}")
+    assert np.all(err <= tol)
+    assert np.array_equal(np.isnan(ta), np.isnan(tb))
+    assert np.nanmax(np.abs(ta - tb)) <= interval_s
+    assert abs(gpu.volume_error_relative()) < 1e-5
+
+
+def _dam_break(backend: str):
+    """A 300 x 200 dam break with rain and a hole, open edges (run 10 min, outputs every 60 s)."""
     from hydro.inundation import Rain, Simulation, SimulationOptions
 
     yy, xx = np.mgrid[0:300, 0:200]
@@ -233,19 +353,44 @@ def test_gpu_matches_cpu_on_a_dam_break():
     dem[140:160, 90:110] = np.nan
     h0 = np.where(xx < 40, 1.5, 0.0)
     rain = Rain(np.array([0.0, 300.0]), np.array([50.0, 0.0]))
-    res = {}
-    for backend in ("cpu", "cuda"):
-        sim = Simulation(dem, 5.0, 5.0, manning=0.035, initial_depth=h0, rain=rain, boundary="open",
-                         backend=backend, options=SimulationOptions(lts_levels=1))  # the GPU steps globally
-        sim.run(600.0, output_interval_s=60.0)
-        assert sim.backend == backend
-        res[backend] = sim
-    a, b = (res[k].state.interior(res[k].state.max_h) for k in ("cpu", "cuda"))
-    assert np.all(np.abs(a - b) <= np.maximum(1e-3, 1e-4 * np.abs(a)))
-    ta, tb = (res[k].state.interior(res[k].state.arrival) for k in ("cpu", "cuda"))
-    assert np.array_equal(np.isnan(ta), np.isnan(tb))
-    assert np.nanmax(np.abs(ta - tb)) <= 60.0
-    assert res["cuda"].volume_error_relative() < 1e-5
+    return Simulation(dem, 5.0, 5.0, manning=0.035, initial_depth=h0, rain=rain, boundary="open",
+                      backend=backend, options=SimulationOptions(lts_levels=1))  # the GPU steps globally
+
+
+def _sample30(backend: str):
+    """The sample case (30 m), 50-year design storm on the grid, free outflow (run 3 h, outputs every 600 s)."""
+    from hydro.inundation import Simulation, SimulationOptions
+
+    dem, dx, dy, n, rain = _sample_inputs()
+    return Simulation(dem, dx, dy, n, 0.0, rain=rain, boundary="open", backend=backend,
+                      options=SimulationOptions(lts_levels=1))  # the GPU steps globally
+
+
+GPU_CASES = {"dam_break": (_dam_break, 600.0, 60.0), "sample30": (_sample30, 3 * 3600.0, 600.0)}
+
+
+def prepare_cpu_references() -> None:
+    """Write the CPU results of GPU_CASES into FLOODKIT_CPU_REFERENCE (on the CPU machine, before a GPU call)."""
+    assert os.environ.get("FLOODKIT_CPU_REFERENCE"), "set FLOODKIT_CPU_REFERENCE to a folder"
+    for name, (make, duration, interval) in GPU_CASES.items():
+        r = _cpu_reference(name, make, duration, interval)
+        print(name, r["source"], int(r["steps"]), "steps")
+
+
+def _gpu_agrees(name: str, what: str) -> None:
+    make, duration, interval = GPU_CASES[name]
+    cpu = _cpu_reference(name, make, duration, interval)
+    sim = make("cuda")
+    sim.run(duration, output_interval_s=interval)
+    assert sim.backend == "cuda"
+    _agree(cpu, sim, np.isfinite(np.asarray(sim.dem, float)), interval, what)
+
+
+@pytest.mark.gpu
+@gpu
+def test_gpu_matches_cpu_on_a_dam_break():
+    """On the device: a 300 x 200 dam break with rain, open edges, 10 min; both backends agree."""
+    _gpu_agrees("dam_break", "dam break, 10 min")
 
 
 @pytest.mark.gpu
@@ -255,43 +400,14 @@ def test_gpu_matches_cpu_on_the_sample():
 
     Maximum depth within 1 mm or 1e-4 relative, arrival times within one output interval (600 s).
     """
-    for module in ("rasterio", "geopandas", "pyogrio", "pyproj"):
-        pytest.importorskip(module)  # the GPU image lacks the GIS stack unless it is carried
-    from gis.case import load_case
-    from hydro.inundation import Rain, Simulation, SimulationOptions
-    from hydro.rainfall import design_storm
-
-    case = load_case(ROOT / "data_samples" / "dongguanxi")
-    df = design_storm(case.design_storms, "50y")
-    rain = Rain(np.arange(len(df)) * 3600.0, df.iloc[:, 0].to_numpy(float))
-    n = np.where(np.isfinite(case.manning.values) & (case.manning.values > 0), case.manning.values, 0.05)
-    t = case.dem.rio.transform()
-    res = {}
-    for backend in ("cpu", "cuda"):
-        sim = Simulation(case.dem.values, abs(t.a), abs(t.e), n, 0.0, rain=rain, boundary="open", backend=backend,
-                         options=SimulationOptions(lts_levels=1))  # the GPU steps globally
-        sim.run(3 * 3600.0, output_interval_s=600.0)
-        res[backend] = sim
-    cpu, gpu = res["cpu"].state, res["cuda"].state
-    a, b = cpu.interior(cpu.max_h), gpu.interior(gpu.max_h)
-    valid = np.isfinite(case.dem.values)
-    assert a[valid].max() > 0.5
-    err = np.abs(a - b)[valid]
-    tol = np.maximum(1e-3, 1e-4 * np.abs(a[valid]))
-    print(f"max depth: max |cpu - cuda| = {err.max():.2e} m; cells beyond tolerance: {(err > tol).sum()}")
-    assert np.all(err <= tol)
-    ta, tb = cpu.interior(cpu.arrival)[valid], gpu.interior(gpu.arrival)[valid]
-    print(f"arrival: flooded cells cpu {np.isfinite(ta).sum()}, cuda {np.isfinite(tb).sum()}; "
-          f"max |dt| = {np.nanmax(np.abs(ta - tb)):.0f} s")
-    assert np.array_equal(np.isnan(ta), np.isnan(tb))
-    assert np.nanmax(np.abs(ta - tb)) <= 600.0
-    assert abs(res["cuda"].volume_error_relative()) < 1e-5
+    _gpu_agrees("sample30", "sample, 30 m, 3 h")
 
 
 @pytest.mark.gpu
 @gpu
 def test_gpu_validation_cases():
-    """On the device: the CPU solver's validation suite, with every Simulation on the CUDA backend."""
+    """On the device: the CPU solver's validation suite, with every Simulation on the CUDA backend (but the
+    test of the CPU kernels' inner-tile path, which reads the CPU backend's tile codes)."""
     code = textwrap.dedent("""
         import sys, pytest
         from hydro.inundation.simulation import Simulation
@@ -300,8 +416,9 @@ def test_gpu_validation_cases():
             self.backend = "cuda" if self.backend == "cpu" else self.backend
             post_init(self)
         Simulation.__post_init__ = on_cuda
-        sys.exit(pytest.main(["-q", "-x", "-p", "no:cacheprovider", "tests/test_inundation_validation.py"]))
+        sys.exit(pytest.main(["-q", "-p", "no:cacheprovider", "-k", "not inner_tiles",
+                              "tests/test_inundation_validation.py"]))
     """)
     p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=1800)
-    print(p.stdout[-2000:])
+    print(p.stdout[-3000:])
     assert p.returncode == 0, p.stdout[-4000:]

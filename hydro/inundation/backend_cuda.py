@@ -11,6 +11,7 @@ reduced on the device only when the water balance is recorded (``lazy_volume``).
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
 
@@ -39,8 +40,112 @@ def cuda_usable() -> tuple[bool, str]:
     return True, ""
 
 
+class _Launch:
+    """One kernel over a fixed grid, its arguments marshalled once per set of device arrays.
+
+    numba-cuda types and marshals every argument at each launch, in Python: with the 10-37 arguments
+    of these kernels that is tens of microseconds per launch, four launches a step, while a whole
+    step of 5M cells takes about 150 us on an H200, so the host would set the pace. Here the first
+    launch with a given ``key`` goes through numba (it compiles and picks the kernel) and its
+    marshalled argument list is kept; later launches with that key re-marshal only the scalars
+    and call the driver's launch directly. The caller gives a new key whenever the device arrays
+    differ (the flux buffers swap each step: two keys); the arrays' identities are checked anyway.
+
+    Falls back to numba's own launch in the simulator, with ``FLOODKIT_CUDA_FAST_LAUNCH=0``, or where
+    numba-cuda's internals differ from those of 0.30 (then once, with a warning).
+    """
+
+    enabled = os.environ.get("FLOODKIT_CUDA_FAST_LAUNCH", "1") != "0"
+
+    def __init__(self, kernel, griddim, blockdim, simulator: bool):
+        self.cfg = kernel[griddim, blockdim]
+        self.fast = self.enabled and not simulator
+        self._cache: dict = {}
+
+    def __call__(self, key, *args):
+        if not self.fast:
+            self.cfg(*args)
+            return
+        entry = self._cache.get(key)
+        if entry is not None:
+            handle, kargs, scalars, arrays, keep, lc, stream = entry
+            for n, p in enumerate(arrays):
+                if args[p] is not keep[n]:
+                    raise RuntimeError(f"_Launch: key {key!r} used with other device arrays")
+            for p, idx, conv in scalars:
+                kargs[idx] = conv(args[p])
+            _core_launch(stream, lc, handle, *kargs)
+            return
+        launched = False
+        try:
+            got = []
+            cbs = self.cfg.pre_launch_callbacks
+            cbs.append(lambda kernel, cfg: got.append(kernel))
+            try:
+                self.cfg(*args)  # compiles on first use; the callback hands over the kernel it launches
+                launched = True
+            finally:
+                cbs.pop()
+            self._cache[key] = self._prepare(got[0], args)
+        except Exception as exc:  # pragma: no cover - another numba-cuda
+            warnings.warn(f"floodkit: the prepared CUDA launch is off ({type(exc).__name__}: {exc}); "
+                          "numba's launch is used", RuntimeWarning, stacklevel=2)
+            self.fast = False
+            if not launched:
+                self.cfg(*args)
+
+    def _prepare(self, kernel, args):  # pragma: no cover - needs a GPU
+        import ctypes
+
+        from numba.cuda import dispatcher as D
+        from numba.cuda import types as T
+
+        global _core_launch
+        _core_launch = D.launch
+        if kernel.debug or kernel.cooperative or kernel.extensions or len(kernel.argument_types) != len(args):
+            raise RuntimeError("kernel options not handled")
+        stream = self.cfg.stream
+        retr: list = []
+        kargs: list = []
+        scalars, arrays, keep = [], [], []
+        for p, (t, v) in enumerate(zip(kernel.argument_types, args)):
+            idx = len(kargs)
+            kernel._prepare_args(t, v, stream, retr, kargs)
+            if isinstance(t, T.Array):
+                arrays.append(p)
+                keep.append(v)
+            elif t == T.float64:
+                scalars.append((p, idx, ctypes.c_double))
+            elif t == T.float32:
+                scalars.append((p, idx, ctypes.c_float))
+            elif t == T.boolean:
+                scalars.append((p, idx, bool))
+            elif isinstance(t, T.Integer):
+                scalars.append((p, idx, getattr(ctypes, f"c_{t}")))
+            else:
+                raise RuntimeError(f"argument type {t} not handled")
+            if not isinstance(t, T.Array) and len(kargs) != idx + 1:
+                raise RuntimeError(f"argument type {t} marshalled to {len(kargs) - idx} values")
+        if retr:
+            raise RuntimeError("host arrays among the arguments")
+        if D.CUDA_CORE_GE_1_0:
+            lc = D.LaunchConfig(grid=self.cfg.griddim, block=self.cfg.blockdim, shmem_size=self.cfg.sharedmem,
+                                is_cooperative=False)
+        else:
+            lc = D.LaunchConfig(grid=self.cfg.griddim, block=self.cfg.blockdim, shmem_size=self.cfg.sharedmem,
+                                cooperative_launch=False)
+        handle = kernel._codelibrary.get_cufunc().kernel
+        return handle, kargs, scalars, arrays, keep, lc, stream
+
+
+_core_launch = None  # cuda.core's launch, set by the first prepared launch
+
+
 class CudaBackend:
     """numba-cuda backend; the arguments are those of ``CpuBackend``.
+
+    It steps every tile at the global step: it has no local time stepping
+    (``supports_lts`` False; :class:`~hydro.inundation.simulation.Simulation` runs ``lts_levels`` 1 on it).
 
     Raises
     ------
@@ -50,6 +155,7 @@ class CudaBackend:
     """
 
     name = "cuda"
+    supports_lts = False
     lazy_volume = True  # StepStats.volume_m3 is NaN; ask stored_volume() when the balance is recorded
 
     def __init__(self, state: State, dx: float, dy: float, theta: float, hmin: float, h_arrival: float,
@@ -70,6 +176,8 @@ class CudaBackend:
 
         self.C, self.cuda = C, cuda
         self.s = state
+        self.F = F = state.h.dtype.type  # every float scalar of the cell kernels in the state's dtype, as on the CPU
+        self.K = C.kernels(np.dtype(F).name)
         self.dx, self.dy = float(dx), float(dy)
         self.theta, self.hmin, self.h_arrival, self.v_max = float(theta), float(hmin), float(h_arrival), float(v_max)
         self.open_bc = bool(open_boundary)
@@ -78,9 +186,12 @@ class CudaBackend:
         self.rain_scale = 0.0  # m/s per code of the gridded rain array
         self._stamp = 1
         self._slot = 0
+        self._flip = 0  # which pair of flux buffers is current (they swap each step): the prepared launches' key
         self._grid, self._block = C.grid2d(*state.h.shape)
         nty, ntx = state.active.shape
         self._tgrid = ((ntx + C.BX - 1) // C.BX, (nty + C.BY - 1) // C.BY)
+        ts = state.tile_size
+        self._ts, self._tsh = int(ts), int(C.tile_shift(ts))
         to = cuda.to_device
         self.d = {k: to(getattr(state, k)) for k in ("z", "h", "n", "rain", *ACCUMULATORS, "forced", "tile_valid")}
         self.d["qx"], self.d["qy"] = to(state.qx), to(state.qy)
@@ -93,7 +204,31 @@ class CudaBackend:
         self.d["stats"] = to(stats)
         self.d["total"] = to(np.zeros(1))
         self._stats_host = cuda.pinned_array((2, C.NSTAT))  # page-locked: a faster read back
-        self.seconds = {"step": 0.0}  # wall time of the steps, the one read back included
+        self.seconds = {"step": 0.0, "launch": 0.0}  # wall time of the steps (the read back included) and of the launches
+        self.profile = None  # a dict: then each kernel is timed with CUDA events (benchmarks/bench_cuda.py)
+        self._consts()
+        self._launches()
+
+    def _consts(self) -> None:
+        F = self.F
+        self._c = dict(inv_dx=F(1.0) / F(self.dx), inv_dy=F(1.0) / F(self.dy), dx=F(self.dx), dy=F(self.dy),
+                       theta=F(self.theta), hmin=F(self.hmin), s_min=F(self.s_min), fr_max=F(self.fr_max),
+                       v_max=F(self.v_max), h_arrival=F(self.h_arrival), h_vel=F(10.0 * self.hmin),
+                       fr4g2=F(speed6_coefficient(self.fr_max)), neg_tol=F(-1e-3),
+                       area=float(F(self.dx)) * float(F(self.dy)), n0=F(self.s.n.flat[0]))
+
+    def _launches(self) -> None:
+        C, K, sim = self.C, self.K, self.C.SIMULATOR
+        g, b = self._grid, self._block
+        self._fluxes = _Launch(K.fluxes, g, b, sim)
+        self._limit = _Launch(K.limit, g, b, sim)
+        self._continuity = _Launch(K.continuity, g, b, sim)
+        self._update_active = _Launch(C.update_active, self._tgrid, C.BLOCK, sim)
+
+    def use_kernels(self, K) -> None:
+        """Step with another build of the kernels (``core_cuda.kernels(dtype, ...)``; a profiling variant)."""
+        self.K = K
+        self._launches()
 
     # ------------------------------------------------------------------ host <-> device
     def pull(self, names: tuple[str, ...] | None = None) -> None:
@@ -197,35 +332,62 @@ class CudaBackend:
 
     def step(self, dt: float, t_new: float, rain0: float, rain_all: bool, record: bool = True,
              dt_record: float | None = None) -> StepStats:
-        t0 = time.perf_counter()
-        C, d, s = self.C, self.d, self.s
-        g, b = self._grid, self._block
-        ts = s.tile_size
-        slot = self._slot
-        n_uniform = s.n.size == 1
-        dt = float(dt)
-        C.fluxes[g, b](d["z"], d["h"], d["qx"], d["qy"], d["qx_new"], d["qy_new"], d["n"], n_uniform,
-                       float(s.n.flat[0]), d["active"], ts, dt, self.dx, self.dy, self.theta, self.hmin,
-                       self.open_bc, self.s_min, self.fr_max, self.v_max, d["stats"], slot)
-        # the new fluxes are now the current ones
-        d["qx"], d["qx_new"] = d["qx_new"], d["qx"]
-        d["qy"], d["qy_new"] = d["qy_new"], d["qy"]
-        C.limit[g, b](d["z"], d["h"], d["qx"], d["qy"], d["active"], ts, dt, self.dx, self.dy)
-        self._stamp += 1
-        C.continuity[g, b](d["z"], d["h"], d["qx"], d["qy"], d["rain"], s.rain.size == 1, float(rain0),
-                           float(self.rain_scale), d["active"], d["tile_valid"], bool(rain_all), ts, dt,
-                           self.dx, self.dy, float(t_new), bool(record), float(dt if dt_record is None else dt_record),
-                           self.hmin, self.h_arrival, 10.0 * self.hmin,
-                           speed6_coefficient(self.fr_max),
-                           d["max_h"], d["max_speed"], d["max_hv"], d["arrival"], d["duration"], d["t_max"],
-                           d["tile_stamp"], self._stamp, d["stats"], slot)
-        C.update_active[self._tgrid, C.BLOCK](d["tile_stamp"], self._stamp, d["forced"], d["tile_valid"], d["active"],
-                                             d["qx"], d["qy"], d["qx_new"], d["qy_new"], ts, d["stats"], slot)
-        st = d["stats"].copy_to_host(self._stats_host)[slot]  # the one read back per step
-        self._slot = 1 - slot
-        self.seconds["step"] += time.perf_counter() - t0
+        """One step: the four launches (:meth:`_enqueue`), then the one read back of its statistics."""
+        clock = time.perf_counter
+        t0 = clock()
+        slot = self._enqueue(dt, t_new, rain0, rain_all, record, dt_record)
+        t1 = clock()
+        C = self.C
+        st = self.d["stats"].copy_to_host(self._stats_host)[slot]  # the one read back per step
+        sec = self.seconds
+        sec["launch"] += t1 - t0
+        sec["step"] += clock() - t0
         bad = st[C.BAD]
         return StepStats(hmax=float(st[C.HMAX]), volume_m3=float("nan"), outflow_m3=float(st[C.OUTFLOW]),
                          clipped_m3=float(st[C.CLIPPED]), wet_cells=int(st[C.WET]),
                          bad_cell=int(bad) if bad < C.NO_BAD else -1, active_tiles=int(st[C.ACTIVE]),
                          kin_rate=float(st[C.KIN]))
+
+    def _enqueue(self, dt: float, t_new: float, rain0: float, rain_all: bool, record: bool = True,
+                 dt_record: float | None = None) -> int:
+        """Launch one step's kernels (no synchronisation); return the row of ``stats`` it fills."""
+        d, s, c, F = self.d, self.s, self._c, self.F
+        ts, tsh = self._ts, self._tsh
+        slot, flip = self._slot, self._flip
+        dt_ = F(dt)
+        prof = self.profile
+        if prof is not None:
+            ev = [self.cuda.event() for _ in range(5)]
+            ev[0].record()
+        qx, qy, qx_new, qy_new = d["qx"], d["qy"], d["qx_new"], d["qy_new"]
+        self._fluxes(flip, d["z"], d["h"], qx, qy, qx_new, qy_new, d["n"], s.n.size == 1, c["n0"], d["active"], ts, tsh,
+                     dt_, c["inv_dx"], c["inv_dy"], c["theta"], c["hmin"], self.open_bc, c["s_min"], c["fr_max"],
+                     c["v_max"], d["stats"], slot)
+        if prof is not None:
+            ev[1].record()
+        # the new fluxes are now the current ones (``flip`` names the pair of buffers for the prepared launches)
+        d["qx"], d["qx_new"] = qx_new, qx
+        d["qy"], d["qy_new"] = qy_new, qy
+        flip = self._flip = 1 - flip
+        qx, qy, qx_old, qy_old = qx_new, qy_new, qx, qy
+        self._limit(flip, d["z"], d["h"], qx, qy, d["active"], ts, tsh, dt_, c["dx"], c["dy"])
+        if prof is not None:
+            ev[2].record()
+        self._stamp += 1
+        self._continuity(flip, d["z"], d["h"], qx, qy, d["rain"], s.rain.size == 1, F(rain0), F(self.rain_scale),
+                         d["active"], d["tile_valid"], bool(rain_all), ts, tsh, dt_, c["inv_dx"], c["inv_dy"],
+                         c["area"], self.dx, self.dy, c["neg_tol"], np.float32(t_new), bool(record),
+                         F(dt if dt_record is None else dt_record), c["hmin"], c["h_arrival"], c["h_vel"], c["fr4g2"],
+                         d["max_h"], d["max_speed"], d["max_hv"], d["arrival"], d["duration"], d["t_max"],
+                         d["tile_stamp"], self._stamp, d["stats"], slot)
+        if prof is not None:
+            ev[3].record()
+        self._update_active(flip, d["tile_stamp"], self._stamp, d["forced"], d["tile_valid"], d["active"],
+                            qx, qy, qx_old, qy_old, ts, d["stats"], slot)
+        self._slot = 1 - slot
+        if prof is not None:
+            ev[4].record()
+            ev[4].synchronize()
+            for name, a, b in (("fluxes", 0, 1), ("limit", 1, 2), ("continuity", 2, 3), ("update_active", 3, 4)):
+                prof[name] = prof.get(name, 0.0) + 1e-3 * ev[a].elapsed_time(ev[b])
+        return slot

@@ -6,15 +6,20 @@ as CUDA device functions; these kernels only say how the grid is walked. One thr
 cell, in blocks of ``BLOCK`` threads; a thread of an inactive (dry) tile returns at once (a whole
 block when it lies inside one such tile), so the work follows the wet area as on the CPU.
 
+The kernels are built once per state dtype (:func:`kernels`): a float32 state computes in float32,
+with the float32 builds of the formulas and every scalar in float32, as the CPU kernels do
+(``core_inertial``); a float64 state in float64. The running outputs stay float32 and the step
+statistics float64 on both.
+
 A time step is four launches on one stream and no host synchronisation:
 
-1. :func:`fluxes` new face fluxes from the old ones (the theta weighting needs the old
+1. ``fluxes`` new face fluxes from the old ones (the theta weighting needs the old
    neighbours, so the new fluxes go to a second buffer; the buffers swap each step);
-2. :func:`limit` scales the outgoing fluxes of cells that would run dry (only the donor cell
+2. ``limit`` scales the outgoing fluxes of cells that would run dry (only the donor cell
    writes a face, so it is race-free);
-3. :func:`continuity` depths, rain, running outputs, and a block reduction of the step's
+3. ``continuity`` depths, rain, running outputs, and a block reduction of the step's
    statistics (max depth, boundary outflow, clipped volume, wet cells, kinematic rate) into ``stats``;
-4. :func:`update_active` tile activity for the next step (wet tiles dilated by one).
+4. ``update_active`` tile activity for the next step (wet tiles dilated by one).
 
 ``stats`` is a small (2, NSTAT) float64 array: step k writes row ``k % 2`` and clears the other,
 so the host reads one row per step (for the next time step) with a single copy.
@@ -22,8 +27,10 @@ so the host reads one row per step (for the next time step) with a single copy.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
+from types import SimpleNamespace
 
 import numpy as np
 from numba import config, cuda, float64
@@ -44,170 +51,214 @@ if SIMULATOR:  # the simulator runs device functions as Python: reinterpret bits
     def _as_float64(i):
         return float(np.int64(i).view(np.float64))
 
+    def _as_int32(x):
+        return np.float32(x).view(np.int32)
+
+    def _as_float32(i):
+        return np.int32(i).view(np.float32)
+
     BLOCK = (4, 4)  # few Python threads per block
 else:  # pragma: no cover - needs a GPU
     from numba.cuda import libdevice
 
     _as_int64 = libdevice.double_as_longlong
     _as_float64 = libdevice.longlong_as_double
+    _as_int32 = libdevice.float_as_int
+    _as_float32 = libdevice.int_as_float
     BLOCK = (32, 8)  # a warp along a row: coalesced loads
 
 BX, BY = BLOCK
 NT = BX * BY
 
-_inv_cbrt = cuda.jit(device=True)(physics.make_inv_cbrt(_as_int64, _as_float64))
-_face_flux = cuda.jit(device=True)(physics.make_face_flux(_inv_cbrt))
 _wall_neighbour = cuda.jit(device=True)(physics.wall_neighbour)
-_outgoing_volume = cuda.jit(device=True)(physics.make_outgoing_volume(cuda.jit(device=True)(physics.select_max)))
-_kinematic_rate = cuda.jit(device=True)(physics.make_kinematic_rate(_outgoing_volume))
+_select_max = cuda.jit(device=True)(physics.select_max)
 _new_depth = cuda.jit(device=True)(physics.new_depth)
 _record_cell = cuda.jit(device=True)(physics.make_record_cell(cuda.jit(device=True)(physics.cell_outputs)))
 
 
 @cuda.jit(device=True)
-def _block_skips(active, tile_valid, rain_all, ts):
+def _tile(i, ts, tsh):
+    """The tile index of row or column ``i``: a shift when the tile size is a power of two (``tsh`` >= 0),
+    a division otherwise (a 64-bit division costs tens of instructions per thread)."""
+    return (i >> tsh) if tsh >= 0 else i // ts
+
+
+@cuda.jit(device=True)
+def _block_skips(active, tile_valid, rain_all, ts, tsh):
     """Whether this whole block lies inside one tile that is not computed (then it returns at once)."""
     i0 = cuda.blockIdx.y * BY
     j0 = cuda.blockIdx.x * BX
-    ti = i0 // ts
-    tj = j0 // ts
-    if ti != (i0 + BY - 1) // ts or tj != (j0 + BX - 1) // ts or ti >= active.shape[0] or tj >= active.shape[1]:
+    ti = _tile(i0, ts, tsh)
+    tj = _tile(j0, ts, tsh)
+    if (ti != _tile(i0 + BY - 1, ts, tsh) or tj != _tile(j0 + BX - 1, ts, tsh) or ti >= active.shape[0]
+            or tj >= active.shape[1]):
         return False  # the block spans tiles (tile smaller than a block): decided per thread
     return not (active[ti, tj] or (rain_all and tile_valid[ti, tj]))
 
 
-@cuda.jit(cache=True)
-def fluxes(z, h, qx, qy, qx_new, qy_new, n, n_uniform, n0, active, ts, dt, dx, dy, theta, hmin,
-           open_bc, s_min, fr_max, v_max, stats, slot):  # pragma: no cover - compiled
-    """New fluxes of the east and south faces of every cell of an active tile (old -> new buffers).
+@functools.cache
+def kernels(dtype: str = "float32", reduce_stats: bool = True) -> SimpleNamespace:
+    """The step kernels for a state of ``dtype`` (``"float32"`` or ``"float64"``), compiled on first use.
 
-    A face velocity |q| / h above ``v_max`` (or a NaN) records the cell's flat index in
-    ``stats[slot, BAD]`` (atomic min).
+    ``reduce_stats=False`` builds a ``continuity`` without the block reduction of the step statistics
+    (a profiling variant for ``benchmarks/bench_cuda.py``: the stats it leaves are wrong).
     """
-    j, i = cuda.grid(2)
-    ny, nx = z.shape
-    if i >= ny or j >= nx or not active[i // ts, j // ts]:
-        return
-    zc = z[i, j]
-    hc = h[i, j]
-    nc = n0 if n_uniform else n[i, j]
-    if j + 1 < nx:
-        qold = qx[i, j]
-        qprev = qx[i, j - 1] if j > 0 else 0.0
-        qnext = qx[i, j + 1]
-        ne = n0 if n_uniform else n[i, j + 1]
-        zm = z[i, j - 1] if j > 0 else zc  # j == 0: zc is the NaN ring, outside
-        zp = z[i, j + 2] if j + 2 < nx else z[i, j + 1]
-        if not open_bc:
-            qprev = _wall_neighbour(qprev, qold, zm != zm)
-            qnext = _wall_neighbour(qnext, qold, zp != zp)
-        he = h[i, j + 1]
-        qn_ = _face_flux(qold, qprev, qnext, zm, zc, hc, z[i, j + 1], he, zp, nc, ne, dt, 1.0 / dx, theta, hmin,
-                         open_bc, s_min, fr_max)
-        qx_new[i, j] = qn_
-        if not abs(qn_) <= v_max * (hc if hc > he else he):
-            cuda.atomic.min(stats, (slot, BAD), float64(i * nx + j))
-    if i + 1 < ny:
-        qold = qy[i, j]
-        qprev = qy[i - 1, j] if i > 0 else 0.0
-        qnext = qy[i + 1, j]
-        ns = n0 if n_uniform else n[i + 1, j]
-        zm = z[i - 1, j] if i > 0 else zc  # i == 0: zc is the NaN ring, outside
-        zp = z[i + 2, j] if i + 2 < ny else z[i + 1, j]
-        if not open_bc:
-            qprev = _wall_neighbour(qprev, qold, zm != zm)
-            qnext = _wall_neighbour(qnext, qold, zp != zp)
-        hs = h[i + 1, j]
-        qn_ = _face_flux(qold, qprev, qnext, zm, zc, hc, z[i + 1, j], hs, zp, nc, ns, dt, 1.0 / dy, theta, hmin,
-                         open_bc, s_min, fr_max)
-        qy_new[i, j] = qn_
-        if not abs(qn_) <= v_max * (hc if hc > hs else hs):
-            cuda.atomic.min(stats, (slot, BAD), float64(i * nx + j))
+    F = np.dtype(dtype).type
+    if F is np.float32:
+        inv_cbrt = cuda.jit(device=True)(physics.make_inv_cbrt32(_as_int32, _as_float32))
+    else:
+        inv_cbrt = cuda.jit(device=True)(physics.make_inv_cbrt(_as_int64, _as_float64))
+    face_flux = cuda.jit(device=True)(physics.make_face_flux(inv_cbrt, F))
+    outgoing_volume = cuda.jit(device=True)(physics.make_outgoing_volume(_select_max, F))
+    kinematic_rate = cuda.jit(device=True)(physics.make_kinematic_rate(outgoing_volume, F))
+    ZERO = F(0.0)
+
+    @cuda.jit
+    def fluxes(z, h, qx, qy, qx_new, qy_new, n, n_uniform, n0, active, ts, tsh, dt, inv_dx, inv_dy, theta, hmin,
+               open_bc, s_min, fr_max, v_max, stats, slot):  # pragma: no cover - compiled
+        """New fluxes of the east and south faces of every cell of an active tile (old -> new buffers).
+
+        A face velocity |q| / h above ``v_max`` (or a NaN) records the cell's flat index in
+        ``stats[slot, BAD]`` (atomic min).
+        """
+        j, i = cuda.grid(2)
+        ny, nx = z.shape
+        if i >= ny or j >= nx or not active[_tile(i, ts, tsh), _tile(j, ts, tsh)]:
+            return
+        zc = z[i, j]
+        hc = h[i, j]
+        nc = n0 if n_uniform else n[i, j]
+        if j + 1 < nx:
+            qold = qx[i, j]
+            qprev = qx[i, j - 1] if j > 0 else ZERO
+            qnext = qx[i, j + 1]
+            ne = n0 if n_uniform else n[i, j + 1]
+            zm = z[i, j - 1] if j > 0 else zc  # j == 0: zc is the NaN ring, outside
+            zp = z[i, j + 2] if j + 2 < nx else z[i, j + 1]
+            if not open_bc:
+                qprev = _wall_neighbour(qprev, qold, zm != zm)
+                qnext = _wall_neighbour(qnext, qold, zp != zp)
+            he = h[i, j + 1]
+            qn_ = face_flux(qold, qprev, qnext, zm, zc, hc, z[i, j + 1], he, zp, nc, ne, dt, inv_dx, theta, hmin,
+                            open_bc, s_min, fr_max)
+            qx_new[i, j] = qn_
+            if not abs(qn_) <= v_max * (hc if hc > he else he):
+                cuda.atomic.min(stats, (slot, BAD), float64(i * nx + j))
+        if i + 1 < ny:
+            qold = qy[i, j]
+            qprev = qy[i - 1, j] if i > 0 else ZERO
+            qnext = qy[i + 1, j]
+            ns = n0 if n_uniform else n[i + 1, j]
+            zm = z[i - 1, j] if i > 0 else zc  # i == 0: zc is the NaN ring, outside
+            zp = z[i + 2, j] if i + 2 < ny else z[i + 1, j]
+            if not open_bc:
+                qprev = _wall_neighbour(qprev, qold, zm != zm)
+                qnext = _wall_neighbour(qnext, qold, zp != zp)
+            hs = h[i + 1, j]
+            qn_ = face_flux(qold, qprev, qnext, zm, zc, hc, z[i + 1, j], hs, zp, nc, ns, dt, inv_dy, theta, hmin,
+                            open_bc, s_min, fr_max)
+            qy_new[i, j] = qn_
+            if not abs(qn_) <= v_max * (hc if hc > hs else hs):
+                cuda.atomic.min(stats, (slot, BAD), float64(i * nx + j))
+
+    @cuda.jit
+    def limit(z, h, qx, qy, active, ts, tsh, dt, dx, dy):  # pragma: no cover - compiled
+        """Scale the outgoing fluxes of a cell that would lose more water than it holds (in place)."""
+        j, i = cuda.grid(2)
+        ny, nx = z.shape
+        if (i < 1 or j < 1 or i >= ny - 1 or j >= nx - 1 or not active[_tile(i, ts, tsh), _tile(j, ts, tsh)]
+                or z[i, j] != z[i, j]):
+            return
+        qe = qx[i, j]
+        qw = qx[i, j - 1]
+        qs = qy[i, j]
+        qn = qy[i - 1, j]
+        out = outgoing_volume(qe, qw, qs, qn, dt, dx, dy)
+        avail = h[i, j] * dx * dy
+        if out > avail and out > ZERO:
+            f = avail / out
+            if qe > ZERO:
+                qx[i, j] = qe * f
+            if qw < ZERO:
+                qx[i, j - 1] = qw * f
+            if qs > ZERO:
+                qy[i, j] = qs * f
+            if qn < ZERO:
+                qy[i - 1, j] = qn * f
+
+    @cuda.jit
+    def continuity(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, tile_valid, rain_all, ts, tsh,
+                   dt, inv_dx, inv_dy, area, dxd, dyd, neg_tol, t_new, record, dt_rec, hmin, h_arrival, h_vel,
+                   fr4g2, max_h, max_speed, max_hv, arrival, duration, t_max, tile_stamp, stamp, stats,
+                   slot):  # pragma: no cover - compiled
+        """Depth update, running outputs (when ``record``; duration step ``dt_rec``), and the
+        block-reduced step statistics.
+
+        Every tile holding a valid cell is updated when ``rain_all`` (rain reaches dry tiles too),
+        otherwise only active tiles. A wet cell writes ``stamp`` into its tile's ``tile_stamp``.
+        ``area``, ``dxd`` and ``dyd`` are float64 (the volumes are summed in float64, as on the CPU).
+        """
+        if _block_skips(active, tile_valid, rain_all, ts, tsh):
+            return  # the whole block, before any syncthreads
+        j, i = cuda.grid(2)
+        ny, nx = z.shape
+        hmax = ZERO
+        outv = 0.0
+        clip = 0.0
+        wet = 0.0
+        kin = ZERO
+        ti = _tile(i, ts, tsh)
+        tj = _tile(j, ts, tsh)
+        if (1 <= i < ny - 1 and 1 <= j < nx - 1 and z[i, j] == z[i, j]
+                and (active[ti, tj] or (rain_all and tile_valid[ti, tj]))):
+            qe = qx[i, j]
+            qw = qx[i, j - 1]
+            qs = qy[i, j]
+            qn = qy[i - 1, j]
+            r = rain0 if rain_uniform else rain0 + F(rain[i, j]) * rain_scale
+            h0 = h[i, j]
+            hn = _new_depth(h0, qe, qw, qs, qn, r, dt, inv_dx, inv_dy)
+            kin = kinematic_rate(h0, qe, qw, qs, qn, hmin, inv_dx, inv_dy)
+            # boundary outflow: faces whose other side is outside the domain
+            dtd = float64(dt)
+            if z[i, j + 1] != z[i, j + 1]:
+                outv += float64(qe) * dyd * dtd
+            if z[i, j - 1] != z[i, j - 1]:
+                outv -= float64(qw) * dyd * dtd
+            if z[i + 1, j] != z[i + 1, j]:
+                outv += float64(qs) * dxd * dtd
+            if z[i - 1, j] != z[i - 1, j]:
+                outv -= float64(qn) * dxd * dtd
+            if hn < neg_tol:  # kept as it is, for the message (as on the CPU): the run stops here
+                cuda.atomic.min(stats, (slot, BAD), float64(i * nx + j))
+            elif hn < ZERO:  # rounding
+                clip = -float64(hn) * area
+                hn = ZERO
+            elif hn != hn:
+                cuda.atomic.min(stats, (slot, BAD), float64(i * nx + j))
+            h[i, j] = hn
+            hmax = hn
+            if _record_cell(i, j, hn, qe, qw, qs, qn, record, dt_rec, t_new, hmin, h_arrival, h_vel, fr4g2,
+                            max_h, max_speed, max_hv, arrival, duration, t_max):
+                wet = 1.0
+                tile_stamp[ti, tj] = stamp
+        if reduce_stats:
+            _reduce_stats(stats, slot, float64(hmax), outv, clip, wet, float64(kin))
+
+    return SimpleNamespace(fluxes=fluxes, limit=limit, continuity=continuity, dtype=F)
 
 
-@cuda.jit(cache=True)
-def limit(z, h, qx, qy, active, ts, dt, dx, dy):  # pragma: no cover - compiled
-    """Scale the outgoing fluxes of a cell that would lose more water than it holds (in place)."""
-    j, i = cuda.grid(2)
-    ny, nx = z.shape
-    if i < 1 or j < 1 or i >= ny - 1 or j >= nx - 1 or not active[i // ts, j // ts] or z[i, j] != z[i, j]:
-        return
-    qe = qx[i, j]
-    qw = qx[i, j - 1]
-    qs = qy[i, j]
-    qn = qy[i - 1, j]
-    out = _outgoing_volume(qe, qw, qs, qn, dt, dx, dy)
-    avail = h[i, j] * dx * dy
-    if out > avail and out > 0.0:
-        f = avail / out
-        if qe > 0.0:
-            qx[i, j] = qe * f
-        if qw < 0.0:
-            qx[i, j - 1] = qw * f
-        if qs > 0.0:
-            qy[i, j] = qs * f
-        if qn < 0.0:
-            qy[i - 1, j] = qn * f
+@cuda.jit(device=True)
+def _reduce_stats(stats, slot, hmax, outv, clip, wet, kin):  # pragma: no cover - compiled
+    """Block reduction of one thread's step figures into ``stats[slot]`` (atomics, one per block and figure).
 
-
-@cuda.jit(cache=True)
-def continuity(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, tile_valid, rain_all, ts, dt,
-               dx, dy, t_new, record, dt_rec, hmin, h_arrival, h_vel, fr4g2, max_h, max_speed, max_hv, arrival,
-               duration, t_max, tile_stamp, stamp, stats, slot):  # pragma: no cover - compiled
-    """Depth update, running outputs (when ``record``; duration step ``dt_rec``), and the
-    block-reduced step statistics.
-
-    Every tile holding a valid cell is updated when ``rain_all`` (rain reaches dry tiles too),
-    otherwise only active tiles. A wet cell writes ``stamp`` into its tile's ``tile_stamp``.
+    Every thread of the block must call it (it synchronises the block).
     """
-    if _block_skips(active, tile_valid, rain_all, ts):
-        return  # the whole block, before any syncthreads
     s_hmax = cuda.shared.array(NT, float64)
     s_out = cuda.shared.array(NT, float64)
     s_clip = cuda.shared.array(NT, float64)
     s_wet = cuda.shared.array(NT, float64)
     s_kin = cuda.shared.array(NT, float64)
-    j, i = cuda.grid(2)
-    ny, nx = z.shape
-    hmax = 0.0
-    outv = 0.0
-    clip = 0.0
-    wet = 0.0
-    kin = 0.0
-    ti = i // ts
-    tj = j // ts
-    if (1 <= i < ny - 1 and 1 <= j < nx - 1 and z[i, j] == z[i, j]
-            and (active[ti, tj] or (rain_all and tile_valid[ti, tj]))):
-        qe = qx[i, j]
-        qw = qx[i, j - 1]
-        qs = qy[i, j]
-        qn = qy[i - 1, j]
-        r = rain0 if rain_uniform else rain[i, j] * rain_scale
-        h0 = h[i, j]
-        hn = _new_depth(h0, qe, qw, qs, qn, r, dt, 1.0 / dx, 1.0 / dy)
-        kin = _kinematic_rate(h0, qe, qw, qs, qn, hmin, 1.0 / dx, 1.0 / dy)
-        # boundary outflow: faces whose other side is outside the domain
-        if z[i, j + 1] != z[i, j + 1]:
-            outv += qe * dy * dt
-        if z[i, j - 1] != z[i, j - 1]:
-            outv -= qw * dy * dt
-        if z[i + 1, j] != z[i + 1, j]:
-            outv += qs * dx * dt
-        if z[i - 1, j] != z[i - 1, j]:
-            outv -= qn * dx * dt
-        if hn < -1e-3:  # kept as it is, for the message (as on the CPU): the run stops here
-            cuda.atomic.min(stats, (slot, BAD), float64(i * nx + j))
-        elif hn < 0.0:  # rounding
-            clip = -hn * dx * dy
-            hn = 0.0
-        elif hn != hn:
-            cuda.atomic.min(stats, (slot, BAD), float64(i * nx + j))
-        h[i, j] = hn
-        hmax = hn
-        if _record_cell(i, j, hn, qe, qw, qs, qn, record, dt_rec, t_new, hmin, h_arrival, h_vel, fr4g2,
-                        max_h, max_speed, max_hv, arrival, duration, t_max):
-            wet = 1.0
-            tile_stamp[ti, tj] = stamp
     tid = cuda.threadIdx.y * BX + cuda.threadIdx.x
     s_hmax[tid] = hmax
     s_out[tid] = outv
@@ -240,7 +291,7 @@ def continuity(z, h, qx, qy, rain, rain_uniform, rain0, rain_scale, active, tile
             cuda.atomic.max(stats, (slot, KIN), s_kin[0])
 
 
-@cuda.jit(cache=True)
+@cuda.jit
 def update_active(tile_stamp, stamp, forced, tile_valid, active, qx, qy, qx2, qy2, ts, stats, slot):  # pragma: no cover
     """Active = wet or forced, dilated by one tile, and holding a valid cell; zero both flux buffers
     of tiles that fall dry.
@@ -277,7 +328,7 @@ def update_active(tile_stamp, stamp, forced, tile_valid, active, qx, qy, qx2, qy
         cuda.atomic.add(stats, (slot, ACTIVE), 1.0)
 
 
-@cuda.jit(cache=True)
+@cuda.jit
 def add_point_volume(h, rows, cols, volume_per_cell, area, total):  # pragma: no cover - compiled
     """Add ``volume_per_cell`` (m3, may be negative) to each listed cell; the volume moved goes to total[0].
 
@@ -295,7 +346,7 @@ def add_point_volume(h, rows, cols, volume_per_cell, area, total):  # pragma: no
     cuda.atomic.add(total, 0, dh * area)
 
 
-@cuda.jit(cache=True)
+@cuda.jit
 def impose_stage(z, h, rows, cols, stage_m, area, total):  # pragma: no cover - compiled
     """Set the water level of boundary cells to ``stage_m`` (never below the bed); volume added to total[0]."""
     k = cuda.grid(1)
@@ -310,7 +361,7 @@ def impose_stage(z, h, rows, cols, stage_m, area, total):  # pragma: no cover - 
     h[i, j] = hn
 
 
-@cuda.jit(cache=True)
+@cuda.jit
 def stored_volume(z, h, area, total):  # pragma: no cover - compiled
     """Sum of depth x area over valid cells into total[0] (float64, block-reduced)."""
     s = cuda.shared.array(NT, float64)
@@ -330,6 +381,11 @@ def stored_volume(z, h, area, total):  # pragma: no cover - compiled
         stride //= 2
     if tid == 0 and s[0] != 0.0:
         cuda.atomic.add(total, 0, s[0])
+
+
+def tile_shift(ts: int) -> int:
+    """log2 of the tile size when it is a power of two, else -1 (the kernels then divide)."""
+    return ts.bit_length() - 1 if ts > 0 and ts & (ts - 1) == 0 else -1
 
 
 def grid2d(ny: int, nx: int) -> tuple[tuple[int, int], tuple[int, int]]:

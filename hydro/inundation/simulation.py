@@ -131,7 +131,7 @@ class Simulation:
                              "use 1 (every cell at the global step) to 8; see README, '2-D inundation'")
         if self.boundary not in ("closed", "open"):
             raise InputError("boundary", f"unknown boundary '{self.boundary}'", "use 'closed' or 'open'")
-        engine_cls, self.backend, self.backend_notice = _engine_class(self.backend)
+        engine_cls, self.backend, self.backend_notice = _engine_class(self.backend, o.lts_levels)
         dtype = np.dtype(o.dtype)
         gridded = self.rain is not None and self.rain.gridded
         self.state = State.allocate(dem, np.broadcast_to(np.nan_to_num(depth), dem.shape), n, gridded,
@@ -148,7 +148,10 @@ class Simulation:
         self.t = 0.0
         self.steps = 0
         self.substeps = 0  # finest steps (local time stepping; equal to steps without it)
-        self._lts = o.lts_levels > 1 and hasattr(self.engine, "substep")
+        self._lts = o.lts_levels > 1 and _supports_lts(engine_cls)
+        if o.lts_levels > 1 and not self._lts:  # the default on a backend without local steps (_engine_class)
+            self.backend_notice = (f"note: the {self.backend} backend steps every cell at the global step "
+                                   f"(lts_levels 1, not the default {o.lts_levels})")
         # a cycle's finest steps stay within half a tile: the active tiles (wet ones and a ring of one
         # tile) are set once per cycle, and a front moves less than a cell per finest step
         self._levels = min(o.lts_levels, max(1, (o.tile_size // 2).bit_length()))
@@ -500,11 +503,20 @@ def plan_levels(tile_dt: np.ndarray, part: np.ndarray, levels: int, cap: float,
     return T, n, lev.astype(np.uint8)
 
 
-def _engine_class(name: str) -> tuple[type, str, str]:
+def _supports_lts(engine_cls: type) -> bool:
+    """Whether a backend has local time stepping (its ``supports_lts``; the CPU's ``substep``)."""
+    return bool(getattr(engine_cls, "supports_lts", hasattr(engine_cls, "substep")))
+
+
+def _engine_class(name: str, lts_levels: int = SimulationOptions.lts_levels) -> tuple[type, str, str]:
     """The backend class for ``name`` ("cpu", "cuda" or "auto"), the name it runs as, and a notice.
 
     "auto" takes CUDA when numba-cuda imports and a GPU answers, else the CPU with a one-line
     notice; "cuda" without a usable GPU raises :class:`BackendUnavailable`.
+
+    The CUDA backend has no local time stepping: with the default ``lts_levels`` it steps globally
+    (``Simulation`` then gives a one-line notice); any other ``lts_levels`` above 1 is refused on
+    "cuda" (:class:`InputError`) and runs on the CPU on "auto", with a notice.
     """
     if name == "cpu":
         return CpuBackend, "cpu", ""
@@ -512,7 +524,15 @@ def _engine_class(name: str) -> tuple[type, str, str]:
         raise InputError("backend", f"unknown backend '{name}'", "use cpu, cuda or auto")
     from .backend_cuda import CudaBackend, cuda_usable
 
+    asked_lts = lts_levels > 1 and lts_levels != SimulationOptions.lts_levels and not _supports_lts(CudaBackend)
+    if name == "cuda" and asked_lts:
+        raise InputError("lts-levels", f"{lts_levels} levels of local time stepping asked for, but the CUDA backend "
+                         "steps every cell at the global step", "use --lts-levels 1 (or the default) with --backend "
+                         "cuda, or --backend cpu")
     ok, why = cuda_usable()
+    if ok and asked_lts:
+        return CpuBackend, "cpu", (f"note: lts_levels {lts_levels} asks for local time stepping, which only the CPU "
+                                   "backend has; running on the CPU")
     if ok:
         return CudaBackend, "cuda", ""
     if name == "cuda":
