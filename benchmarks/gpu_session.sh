@@ -56,18 +56,18 @@ fi
 
 if has bench; then
   stamp bench
-  timeout 200 python3 benchmarks/bench_cuda.py --profile --seconds "$BENCH_SECONDS" 2>&1 | tee "$OUT/bench.txt"
+  timeout 150 python3 benchmarks/bench_cuda.py --profile --seconds "$BENCH_SECONDS" 2>&1 | tee "$OUT/bench.txt"
 fi
 
 if has tests; then
   stamp "tests (agreement)"
-  timeout 200 python3 -m pytest -q -s -m gpu -p no:cacheprovider -k "not validation" tests/test_inundation_cuda.py \
+  timeout 120 python3 -m pytest -q -s -m gpu -p no:cacheprovider -k "not validation" tests/test_inundation_cuda.py \
     2>&1 | tee "$OUT/gpu_tests.txt"
 fi
 
 if has full; then
   stamp full
-  timeout 200 python3 benchmarks/bench_cuda.py --sizes "" --full-scale --inputs .gpu/case5.npz --out /tmp/prod5 \
+  timeout 150 python3 benchmarks/bench_cuda.py --sizes "" --full-scale --inputs .gpu/case5.npz --out /tmp/prod5 \
     --fields "$OUT" 2>&1 | tee "$OUT/full.txt"
   cp /tmp/prod5/summary.json "$OUT/full_summary.json" 2>/dev/null
   cp /tmp/prod5/water_balance.csv "$OUT/full_balance.csv" 2>/dev/null
@@ -75,7 +75,7 @@ fi
 
 if has validation; then
   stamp "tests (validation suite on CUDA)"
-  timeout 300 python3 -m pytest -q -s -m gpu -p no:cacheprovider -k validation tests/test_inundation_cuda.py \
+  timeout 120 python3 -m pytest -q -s -m gpu -p no:cacheprovider -k validation tests/test_inundation_cuda.py \
     2>&1 | tee "$OUT/gpu_validation.txt"
 fi
 stamp done
