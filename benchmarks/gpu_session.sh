@@ -28,7 +28,10 @@ stamp() { echo "== $(date +%T) $*"; }
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/*.whl \
   >"$OUT/pip.txt" 2>&1 || echo "wheel install failed (see pip.txt)"
 export PYTHONPATH=$PWD:/tmp/site
-if ! python3 -c "from numba import cuda; cuda.current_context()" >/dev/null 2>"$OUT/numba_cuda_import.txt"; then
+if ! python3 -c "from numba import cuda
+@cuda.jit
+def k(a): a[0] = 1.0
+k[1, 1](cuda.device_array(1))" >/dev/null 2>"$OUT/numba_cuda_import.txt"; then
   echo "numba-cuda does not start with the image's numpy: using the carried numpy 2.4" | tee -a "$OUT/env.txt"
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/np24 .whl/np/*.whl \
     >>"$OUT/pip.txt" 2>&1
