@@ -65,6 +65,15 @@ SIM_SCRIPT = textwrap.dedent(r"""
 
     kernelapi.FakeCUDAShared.array = _shared_array
 
+    # which kinds of arrays the kernels update atomically: floating-point atomics sum in whatever order a GPU's
+    # blocks finish (the simulator's order is fixed), so the step must use integer ones only
+    atomic_kinds = set()
+    for _name in ("add", "max", "min"):
+        def _recording(self, array, index, val, _f=getattr(kernelapi.FakeCUDAAtomic, _name)):
+            atomic_kinds.add(np.asarray(array).dtype.kind)
+            return _f(self, array, index, val)
+        setattr(kernelapi.FakeCUDAAtomic, _name, _recording)
+
     def case(name):
         yy, xx = np.mgrid[0:7, 0:7]
         if name.startswith("closed"):  # water column, inflow, stage line, rain and a nodata hole in a closed box
@@ -100,6 +109,7 @@ SIM_SCRIPT = textwrap.dedent(r"""
                 again.load_checkpoint("ck.npz").run(40.0, output_interval_s=20.0)
                 res["hot_start_equal"] = all(np.array_equal(v, again.state.arrays()[k], equal_nan=True)
                                              for k, v in s.arrays().items())
+                res["hot_start_balance_equal"] = again.balance_rows == sim.balance_rows
             res[backend] = dict(
                 backend=sim.backend, steps=sim.steps, t=sim.t,
                 max_h=np.nan_to_num(s.interior(s.max_h)).tolist(),
@@ -107,8 +117,10 @@ SIM_SCRIPT = textwrap.dedent(r"""
                 max_speed=s.interior(s.max_speed).tolist(),
                 depth_end=sim.snapshots[-1][1].tolist(), n_snap=len(sim.snapshots),
                 balance=[list(r) for r in sim.balance_rows],
-                volume_error=sim.volume_error_relative())
+                volume_error=sim.volume_error_relative(),
+                point_sets=len(getattr(sim.engine, "_pts", ())))
         out[name] = res
+    out["atomic_kinds"] = sorted(atomic_kinds)
     print("JSON" + json.dumps(out))
 """)
 
@@ -129,8 +141,26 @@ def simulated(tmp_path_factory):
 
 
 def test_simulator_hot_start_reproduces_the_run(simulated):
-    """A CUDA run resumed from a checkpoint (state pulled, saved, loaded, pushed) ends bit for bit equal."""
+    """A CUDA run resumed from a checkpoint (state pulled, saved, loaded, pushed) ends bit for bit equal,
+    its water balance too."""
     assert simulated["open"]["hot_start_equal"] is True
+    assert simulated["open"]["hot_start_balance_equal"] is True
+
+
+def test_simulator_steps_use_no_float_atomics(simulated):
+    """The step statistics, the stored volume and the point sources go through integer atomics or per-block
+    and per-point results summed on the host, never floating-point atomics, whose sums follow the order in
+    which a GPU's blocks finish (the simulator's order is fixed, hence this check rather than a rerun). On
+    the H200 (2026-12-04) the validation suite's bit-for-bit hot-start test failed with the first build,
+    whose float64 atomic sums were its only order-dependent arithmetic."""
+    assert simulated["atomic_kinds"] == ["i"]
+
+
+def test_simulator_point_sources_are_uploaded_once(simulated):
+    """An inflow and a stage line: two cell lists on the device, however many steps (the first build cached
+    them by the identity of arrays made anew each step, so it uploaded them every step and kept them all)."""
+    assert simulated["closed"]["cuda"]["point_sets"] == 2
+    assert simulated["closed"]["cuda"]["steps"] > 2
 
 
 @pytest.mark.parametrize("name", ["closed", "open", "closed_t3"])
@@ -403,22 +433,59 @@ def test_gpu_matches_cpu_on_the_sample():
     _gpu_agrees("sample30", "sample, 30 m, 3 h")
 
 
+# The CPU validation suite with every Simulation on CUDA. Its tests read and write the host state
+# between steps (the CPU works on it; the CUDA backend only mirrors it at output times), so the runner
+# keeps the host depth current: pulled after every step, pushed at the start of a run (a test may have
+# edited it). The inner-tile test reads the CPU backend's tile codes and is left out.
+VALIDATION_ON_CUDA = textwrap.dedent("""
+    import sys, pytest
+    from hydro.inundation.simulation import Simulation
+    post_init, step, run = Simulation.__post_init__, Simulation.step, Simulation.run
+    def on_cuda(self):
+        self.backend = "cuda" if self.backend == "cpu" else self.backend
+        post_init(self)
+    def step_mirrored(self, t_stop):
+        dt = step(self, t_stop)
+        if self.backend == "cuda":
+            self.engine.pull(("h",))
+        return dt
+    def run_mirrored(self, *a, **k):
+        if self.backend == "cuda":
+            self.engine.push(("h",))
+        return run(self, *a, **k)
+    Simulation.__post_init__, Simulation.step, Simulation.run = on_cuda, step_mirrored, run_mirrored
+    sys.exit(pytest.main(["-q", "-p", "no:cacheprovider", "-p", "no:warnings", "-rfE", "--tb=short",
+                          "-k", "not inner_tiles", *sys.argv[1:]]))
+""")
+
+
+def _validation_on_cuda(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", VALIDATION_ON_CUDA, *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=1800, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+
+
+def test_simulator_validation_runner_mirrors_the_host_state():
+    """The runner of the validation suite on CUDA (below) in the simulator, on the test that edits the host
+    depth before a run: the first device run failed it because the GPU never saw the edit."""
+    env_sim = os.environ.get("NUMBA_ENABLE_CUDASIM")
+    os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
+    try:
+        p = _validation_on_cuda("tests/test_inundation_validation.py::test_depth_pass_names_the_cell_that_went_negative")
+    finally:
+        if env_sim is None:
+            os.environ.pop("NUMBA_ENABLE_CUDASIM")
+        else:
+            os.environ["NUMBA_ENABLE_CUDASIM"] = env_sim
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]
+    assert "1 passed" in p.stdout
+
+
 @pytest.mark.gpu
 @gpu
 def test_gpu_validation_cases():
-    """On the device: the CPU solver's validation suite, with every Simulation on the CUDA backend (but the
-    test of the CPU kernels' inner-tile path, which reads the CPU backend's tile codes)."""
-    code = textwrap.dedent("""
-        import sys, pytest
-        from hydro.inundation.simulation import Simulation
-        post_init = Simulation.__post_init__
-        def on_cuda(self):
-            self.backend = "cuda" if self.backend == "cpu" else self.backend
-            post_init(self)
-        Simulation.__post_init__ = on_cuda
-        sys.exit(pytest.main(["-q", "-p", "no:cacheprovider", "-k", "not inner_tiles",
-                              "tests/test_inundation_validation.py"]))
-    """)
-    p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=1800)
-    print(p.stdout[-3000:])
-    assert p.returncode == 0, p.stdout[-4000:]
+    """On the device: the CPU solver's validation suite, with every Simulation on the CUDA backend."""
+    p = _validation_on_cuda("tests/test_inundation_validation.py")
+    out = p.stdout
+    cut = out.find("= short test summary")
+    print(out[-6000:] if cut < 0 else out[max(0, cut - 6000):])  # the failures' tracebacks, then the summary
+    assert p.returncode == 0, out[-6000:]

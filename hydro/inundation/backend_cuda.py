@@ -4,7 +4,7 @@ Same methods, same formulas (:mod:`hydro.inundation.physics`), different walk (`
 The state lives on the device for the whole run: the :class:`State`'s numpy arrays are a host
 mirror that is only filled by :meth:`CudaBackend.pull` (depth snapshots at the output interval,
 checkpoints, the final products) and sent back by :meth:`CudaBackend.push` (hot start, gridded
-rain). Per step the host reads one row of seven float64 (max depth and kinematic rate for the next
+rain). Per step the host reads one row of seven int64 (max depth and kinematic rate for the next
 time step, outflow, clipped volume, wet cells, unstable cell, active tiles) and nothing else; the stored volume is
 reduced on the device only when the water balance is recorded (``lazy_volume``).
 """
@@ -12,6 +12,7 @@ reduced on the device only when the water balance is recorded (``lazy_volume``).
 from __future__ import annotations
 
 import os
+import sys
 import time
 import warnings
 
@@ -167,12 +168,12 @@ class CudaBackend:
 
         from . import core_cuda as C
 
-        try:  # small launches (tiles, points) are fine; numba-cuda would warn about occupancy
-            from numba.core.errors import NumbaPerformanceWarning
-
-            warnings.simplefilter("ignore", NumbaPerformanceWarning)
-        except ImportError:  # pragma: no cover - numba-cuda without numba's errors module
-            pass
+        # small launches (tiles, points, small grids) are fine; numba-cuda would warn about their occupancy
+        # on every new launch shape (a warning filter does not hold under pytest, which resets them per test)
+        for mod in ("numba.cuda.dispatcher", "numba.cuda.core.config", "numba.core.config"):
+            cfg = getattr(sys.modules.get(mod), "config", None) if mod.endswith("dispatcher") else sys.modules.get(mod)
+            if cfg is not None and hasattr(cfg, "CUDA_LOW_OCCUPANCY_WARNINGS"):
+                cfg.CUDA_LOW_OCCUPANCY_WARNINGS = 0
 
         self.C, self.cuda = C, cuda
         self.s = state
@@ -199,11 +200,13 @@ class CudaBackend:
         self.d["qy_new"] = cuda.to_device(np.zeros_like(state.qy))
         self.d["active"] = to(state.active)
         self.d["tile_stamp"] = to(np.zeros(state.active.shape, np.int32))
-        stats = np.zeros((2, C.NSTAT))
+        stats = np.zeros((2, C.NSTAT), np.int64)  # integer figures: see core_cuda's docstring
         stats[:, C.BAD] = C.NO_BAD
         self.d["stats"] = to(stats)
-        self.d["total"] = to(np.zeros(1))
-        self._stats_host = cuda.pinned_array((2, C.NSTAT))  # page-locked: a faster read back
+        gx, gy = self._grid
+        self.d["partial"] = cuda.device_array(gx * gy)  # per-block stored volumes (stored_volume)
+        self._stats_host = cuda.pinned_array((2, C.NSTAT), np.int64)  # page-locked: a faster read back
+        self._pts: dict = {}
         self.seconds = {"step": 0.0, "launch": 0.0}  # wall time of the steps (the read back included) and of the launches
         self.profile = None  # a dict: then each kernel is timed with CUDA events (benchmarks/bench_cuda.py)
         self._consts()
@@ -285,11 +288,11 @@ class CudaBackend:
         return self.stored_volume()
 
     def stored_volume(self) -> float:
-        """Water stored on valid cells (m3), reduced on the device in float64."""
-        tot = self.d["total"]
-        tot.copy_to_device(np.zeros(1))
-        self.C.stored_volume[self._grid, self._block](self.d["z"], self.d["h"], self.dx * self.dy, tot)
-        return float(tot.copy_to_host()[0])
+        """Water stored on valid cells (m3): float64 sums per block on the device, summed here in a fixed
+        order (the same bits every run)."""
+        part = self.d["partial"]
+        self.C.stored_volume[self._grid, self._block](self.d["z"], self.d["h"], self.dx * self.dy, part)
+        return float(part.copy_to_host().sum())
 
     def max_depth(self) -> float:
         self.pull(("h",))
@@ -298,33 +301,35 @@ class CudaBackend:
         return float(max(v.max(), 0.0))
 
     def _points(self, rows: np.ndarray, cols: np.ndarray):
-        key = (id(rows), id(cols))
-        cache = self.__dict__.setdefault("_pts", {})
-        if key not in cache:
-            cache[key] = (rows, cols, self.cuda.to_device(np.ascontiguousarray(rows, np.int64)),
-                          self.cuda.to_device(np.ascontiguousarray(cols, np.int64)))
-        return cache[key][2], cache[key][3]
+        """Device copies of a list of cells and a buffer for the volume each moves, cached by content.
+
+        The caller passes new arrays every step (``Simulation`` adds the padding ring), so a cache keyed
+        on their identity (the first build) uploaded the cells again and grew by an entry every step.
+        """
+        rows = np.ascontiguousarray(rows, np.int64)
+        cols = np.ascontiguousarray(cols, np.int64)
+        key = (rows.tobytes(), cols.tobytes())
+        got = self._pts.get(key)
+        if got is None:
+            got = self._pts[key] = (self.cuda.to_device(rows), self.cuda.to_device(cols),
+                                    self.cuda.device_array(len(rows)))
+        return got
 
     def add_volume(self, rows: np.ndarray, cols: np.ndarray, volume_per_cell: float) -> float:
         """Add water at the listed cells; an inflow (>= 0) needs no read back, a withdrawal does."""
-        d_rows, d_cols = self._points(rows, cols)
+        d_rows, d_cols, moved = self._points(rows, cols)
         area = self.dx * self.dy
-        tot = self.d["total"]
-        if volume_per_cell < 0.0:
-            tot.copy_to_device(np.zeros(1))
         self.C.add_point_volume[(len(rows) + 127) // 128, 128](self.d["h"], d_rows, d_cols, float(volume_per_cell),
-                                                             area, tot)
+                                                             area, moved)
         if volume_per_cell >= 0.0:
             return len(rows) * (volume_per_cell / area * area)
-        return float(tot.copy_to_host()[0])
+        return float(moved.copy_to_host().sum())
 
     def impose_stage(self, rows: np.ndarray, cols: np.ndarray, stage_m: float) -> float:
-        d_rows, d_cols = self._points(rows, cols)
-        tot = self.d["total"]
-        tot.copy_to_device(np.zeros(1))
+        d_rows, d_cols, moved = self._points(rows, cols)
         self.C.impose_stage[(len(rows) + 127) // 128, 128](self.d["z"], self.d["h"], d_rows, d_cols, float(stage_m),
-                                                         self.dx * self.dy, tot)
-        return float(tot.copy_to_host()[0])
+                                                         self.dx * self.dy, moved)
+        return float(moved.copy_to_host().sum())
 
     def set_rain(self) -> None:
         """Send the host's gridded rain codes (``State.rain``) to the device."""
@@ -337,16 +342,21 @@ class CudaBackend:
         t0 = clock()
         slot = self._enqueue(dt, t_new, rain0, rain_all, record, dt_record)
         t1 = clock()
-        C = self.C
         st = self.d["stats"].copy_to_host(self._stats_host)[slot]  # the one read back per step
         sec = self.seconds
         sec["launch"] += t1 - t0
         sec["step"] += clock() - t0
-        bad = st[C.BAD]
-        return StepStats(hmax=float(st[C.HMAX]), volume_m3=float("nan"), outflow_m3=float(st[C.OUTFLOW]),
-                         clipped_m3=float(st[C.CLIPPED]), wet_cells=int(st[C.WET]),
-                         bad_cell=int(bad) if bad < C.NO_BAD else -1, active_tiles=int(st[C.ACTIVE]),
-                         kin_rate=float(st[C.KIN]))
+        return self._stats(st)
+
+    def _stats(self, st: np.ndarray) -> StepStats:
+        """A row of the integer stats array (core_cuda's docstring) as the step's figures."""
+        C = self.C
+        bits = st.view(np.float64)
+        bad = int(st[C.BAD])
+        return StepStats(hmax=float(bits[C.HMAX]), volume_m3=float("nan"), outflow_m3=float(st[C.OUTFLOW]) / C.FIX,
+                         clipped_m3=float(st[C.CLIPPED]) / C.FIX, wet_cells=int(st[C.WET]),
+                         bad_cell=bad if bad < C.NO_BAD else -1, active_tiles=int(st[C.ACTIVE]),
+                         kin_rate=float(bits[C.KIN]))
 
     def _enqueue(self, dt: float, t_new: float, rain0: float, rain_all: bool, record: bool = True,
                  dt_record: float | None = None) -> int:

@@ -21,8 +21,17 @@ A time step is four launches on one stream and no host synchronisation:
    statistics (max depth, boundary outflow, clipped volume, wet cells, kinematic rate) into ``stats``;
 4. ``update_active`` tile activity for the next step (wet tiles dilated by one).
 
-``stats`` is a small (2, NSTAT) float64 array: step k writes row ``k % 2`` and clears the other,
-so the host reads one row per step (for the next time step) with a single copy.
+``stats`` is a small (2, NSTAT) int64 array: step k writes row ``k % 2`` and clears the other,
+so the host reads one row per step (for the next time step) with a single copy. Every figure goes in
+with an integer atomic, so a run gives the same bits every time (a hot start reproduces the
+uninterrupted run's water balance): the maxima (depth, kinematic rate; both >= 0) as the bit
+patterns of their float64 values, whose integer order is theirs; the volumes (outflow, clipped) in
+fixed point, ``FIX`` units per m3, each block's float64 sum rounded once; the counts as integers.
+Floating-point atomic adds of block sums (the first build) depend on the order in which the blocks
+finish, which a GPU does not fix (the simulator does): the validation suite's bit-for-bit hot-start
+test failed on the H200, and these sums (and the stored volume's) were the step's only
+order-dependent arithmetic. The first build's float64 maxima were compare-and-swap loops; its whole
+statistics reduction cost about a quarter of a step there (BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -33,7 +42,7 @@ import os
 from types import SimpleNamespace
 
 import numpy as np
-from numba import config, cuda, float64
+from numba import config, cuda, float64, int64
 
 from . import physics
 
@@ -42,7 +51,8 @@ SIMULATOR = bool(getattr(config, "ENABLE_CUDASIM", 0)) or os.environ.get("NUMBA_
 # columns of the stats array
 HMAX, OUTFLOW, CLIPPED, WET, BAD, ACTIVE, KIN = range(7)
 NSTAT = 7
-NO_BAD = 1e300  # "no unstable cell" in the BAD column (atomic min of flat indices)
+NO_BAD = 1 << 62  # "no unstable cell" in the BAD column (atomic min of flat indices)
+FIX = float(1 << 32)  # fixed-point units per m3 of the OUTFLOW and CLIPPED columns (|a step's sum| < 2.1e9 m3)
 
 if SIMULATOR:  # the simulator runs device functions as Python: reinterpret bits with numpy
     def _as_int64(x):
@@ -143,7 +153,7 @@ def kernels(dtype: str = "float32", reduce_stats: bool = True) -> SimpleNamespac
                             open_bc, s_min, fr_max)
             qx_new[i, j] = qn_
             if not abs(qn_) <= v_max * (hc if hc > he else he):
-                cuda.atomic.min(stats, (slot, BAD), float64(i * nx + j))
+                cuda.atomic.min(stats, (slot, BAD), int64(i * nx + j))
         if i + 1 < ny:
             qold = qy[i, j]
             qprev = qy[i - 1, j] if i > 0 else ZERO
@@ -159,7 +169,7 @@ def kernels(dtype: str = "float32", reduce_stats: bool = True) -> SimpleNamespac
                             open_bc, s_min, fr_max)
             qy_new[i, j] = qn_
             if not abs(qn_) <= v_max * (hc if hc > hs else hs):
-                cuda.atomic.min(stats, (slot, BAD), float64(i * nx + j))
+                cuda.atomic.min(stats, (slot, BAD), int64(i * nx + j))
 
     @cuda.jit
     def limit(z, h, qx, qy, active, ts, tsh, dt, dx, dy):  # pragma: no cover - compiled
@@ -230,12 +240,12 @@ def kernels(dtype: str = "float32", reduce_stats: bool = True) -> SimpleNamespac
             if z[i - 1, j] != z[i - 1, j]:
                 outv -= float64(qn) * dxd * dtd
             if hn < neg_tol:  # kept as it is, for the message (as on the CPU): the run stops here
-                cuda.atomic.min(stats, (slot, BAD), float64(i * nx + j))
+                cuda.atomic.min(stats, (slot, BAD), int64(i * nx + j))
             elif hn < ZERO:  # rounding
                 clip = -float64(hn) * area
                 hn = ZERO
             elif hn != hn:
-                cuda.atomic.min(stats, (slot, BAD), float64(i * nx + j))
+                cuda.atomic.min(stats, (slot, BAD), int64(i * nx + j))
             h[i, j] = hn
             hmax = hn
             if _record_cell(i, j, hn, qe, qw, qs, qn, record, dt_rec, t_new, hmin, h_arrival, h_vel, fr4g2,
@@ -249,8 +259,16 @@ def kernels(dtype: str = "float32", reduce_stats: bool = True) -> SimpleNamespac
 
 
 @cuda.jit(device=True)
+def _fixed(v):
+    """A volume (m3) in the fixed point of the stats array (rounded to the nearest unit)."""
+    return int64(math.floor(v * FIX + 0.5))
+
+
+@cuda.jit(device=True)
 def _reduce_stats(stats, slot, hmax, outv, clip, wet, kin):  # pragma: no cover - compiled
-    """Block reduction of one thread's step figures into ``stats[slot]`` (atomics, one per block and figure).
+    """Block reduction of one thread's step figures into ``stats[slot]``: a fixed-order tree in shared
+    memory, then one integer atomic per block and figure (see the module's docstring), so the result
+    does not depend on the order the blocks run in.
 
     Every thread of the block must call it (it synchronises the block).
     """
@@ -279,16 +297,20 @@ def _reduce_stats(stats, slot, hmax, outv, clip, wet, kin):  # pragma: no cover 
         cuda.syncthreads()
         stride //= 2
     if tid == 0:
-        if s_hmax[0] > 0.0:
-            cuda.atomic.max(stats, (slot, HMAX), s_hmax[0])
+        # the maxima only where they may raise the row's (a stale read costs an atomic, never a wrong max):
+        # once the row holds the step's maximum most blocks skip theirs
+        m = _as_int64(s_hmax[0])
+        if s_hmax[0] > 0.0 and m > stats[slot, HMAX]:
+            cuda.atomic.max(stats, (slot, HMAX), m)
         if s_out[0] != 0.0:
-            cuda.atomic.add(stats, (slot, OUTFLOW), s_out[0])
+            cuda.atomic.add(stats, (slot, OUTFLOW), _fixed(s_out[0]))
         if s_clip[0] != 0.0:
-            cuda.atomic.add(stats, (slot, CLIPPED), s_clip[0])
+            cuda.atomic.add(stats, (slot, CLIPPED), _fixed(s_clip[0]))
         if s_wet[0] != 0.0:
-            cuda.atomic.add(stats, (slot, WET), s_wet[0])
-        if s_kin[0] > 0.0:
-            cuda.atomic.max(stats, (slot, KIN), s_kin[0])
+            cuda.atomic.add(stats, (slot, WET), int64(s_wet[0]))
+        m = _as_int64(s_kin[0])
+        if s_kin[0] > 0.0 and m > stats[slot, KIN]:
+            cuda.atomic.max(stats, (slot, KIN), m)
 
 
 @cuda.jit
@@ -303,7 +325,7 @@ def update_active(tile_stamp, stamp, forced, tile_valid, active, qx, qy, qx2, qy
     nty, ntx = active.shape
     if tx == 0 and ty == 0:
         for k in range(NSTAT):
-            stats[1 - slot, k] = 0.0
+            stats[1 - slot, k] = 0
         stats[1 - slot, BAD] = NO_BAD
     if ty >= nty or tx >= ntx:
         return
@@ -325,12 +347,13 @@ def update_active(tile_stamp, stamp, forced, tile_valid, active, qx, qy, qx2, qy
                 qy2[i, j] = 0.0
     active[ty, tx] = a
     if a:
-        cuda.atomic.add(stats, (slot, ACTIVE), 1.0)
+        cuda.atomic.add(stats, (slot, ACTIVE), 1)
 
 
 @cuda.jit
-def add_point_volume(h, rows, cols, volume_per_cell, area, total):  # pragma: no cover - compiled
-    """Add ``volume_per_cell`` (m3, may be negative) to each listed cell; the volume moved goes to total[0].
+def add_point_volume(h, rows, cols, volume_per_cell, area, moved):  # pragma: no cover - compiled
+    """Add ``volume_per_cell`` (m3, may be negative) to each listed cell; the volume each moved goes to
+    ``moved[k]`` (the host sums them in a fixed order).
 
     Withdrawals never take more than a cell holds. Listed cells are distinct.
     """
@@ -343,12 +366,13 @@ def add_point_volume(h, rows, cols, volume_per_cell, area, total):  # pragma: no
     if h[i, j] + dh < 0.0:
         dh = -h[i, j]
     h[i, j] += dh
-    cuda.atomic.add(total, 0, dh * area)
+    moved[k] = dh * area
 
 
 @cuda.jit
-def impose_stage(z, h, rows, cols, stage_m, area, total):  # pragma: no cover - compiled
-    """Set the water level of boundary cells to ``stage_m`` (never below the bed); volume added to total[0]."""
+def impose_stage(z, h, rows, cols, stage_m, area, moved):  # pragma: no cover - compiled
+    """Set the water level of boundary cells to ``stage_m`` (never below the bed); the volume each cell
+    gained goes to ``moved[k]``."""
     k = cuda.grid(1)
     if k >= rows.shape[0]:
         return
@@ -357,13 +381,14 @@ def impose_stage(z, h, rows, cols, stage_m, area, total):  # pragma: no cover - 
     hn = stage_m - z[i, j]
     if hn < 0.0:
         hn = 0.0
-    cuda.atomic.add(total, 0, (hn - h[i, j]) * area)
+    moved[k] = (hn - h[i, j]) * area
     h[i, j] = hn
 
 
 @cuda.jit
-def stored_volume(z, h, area, total):  # pragma: no cover - compiled
-    """Sum of depth x area over valid cells into total[0] (float64, block-reduced)."""
+def stored_volume(z, h, area, partial):  # pragma: no cover - compiled
+    """Depth x area over the valid cells of each block into ``partial[block]`` (float64, a fixed-order tree;
+    the host sums the blocks' partials in a fixed order, so the result is the same every run)."""
     s = cuda.shared.array(NT, float64)
     j, i = cuda.grid(2)
     ny, nx = z.shape
@@ -379,8 +404,8 @@ def stored_volume(z, h, area, total):  # pragma: no cover - compiled
             s[tid] += s[tid + stride]
         cuda.syncthreads()
         stride //= 2
-    if tid == 0 and s[0] != 0.0:
-        cuda.atomic.add(total, 0, s[0])
+    if tid == 0:
+        partial[cuda.blockIdx.y * cuda.gridDim.x + cuda.blockIdx.x] = s[0]
 
 
 def tile_shift(ts: int) -> int:
