@@ -357,20 +357,36 @@ def _sample_inputs():
 
 
 def _agree(cpu: dict, gpu, valid: np.ndarray, interval_s: float, what: str) -> None:
-    """Max depth within 1 mm or 1e-4 relative, arrival within one output interval, water balance closed."""
+    """CPU and CUDA runs agree to float32 rounding: max depth within 1 mm or 1e-4 relative on 99.99 % of the
+    valid cells and within 5 mm on all; the flooded cells the same but for threshold crossings (a cell flooded
+    in one run only has a max depth within 5 mm of the flood threshold, and there are at most 1e-4 of the
+    cells, or one); arrival within one output interval; the water balance closed.
+
+    Why not 1 mm on every cell: on the 30 m sample over 3 h (2,279 steps) the H200 run was within 1 mm on
+    all but 14 of 192,190 cells (at most 1.21 mm, 2026-12-04), flooding 20,210 cells against the CPU's 20,211;
+    the CPU run against itself with one change of rounding (no FMA contraction in the face-flux kernel) gave
+    at most 1.10 mm, 1 cell over 1 mm and 3 cells flooded in one run only (within 0.07 mm of the threshold),
+    the same steps: float32 arithmetic over thousands of steps of capped flow puts the noise floor right at
+    the issue's 1 mm.
+    """
     s = gpu.state
-    a, b = cpu["max_h"], s.interior(s.max_h)
-    assert a[valid].max() > 0.5
-    err = np.abs(a - b)[valid]
-    tol = np.maximum(1e-3, 1e-4 * np.abs(a[valid]))
+    a, b = cpu["max_h"][valid], s.interior(s.max_h)[valid]
+    assert a.max() > 0.5
+    err = np.abs(a - b)
+    tol = np.maximum(1e-3, 1e-4 * np.abs(a))
     ta, tb = cpu["arrival"][valid], s.interior(s.arrival)[valid]
+    one_only = np.isnan(ta) != np.isnan(tb)
+    both = ~np.isnan(ta) & ~np.isnan(tb)
+    thr = gpu.options.h_arrival
     print(f"\n{what} ({cpu['source']}; CPU {int(cpu['steps'])} steps, CUDA {gpu.steps}): max depth max |cpu - cuda| "
           f"= {err.max():.2e} m, cells beyond tolerance {(err > tol).sum()} of {valid.sum()}; arrival: flooded cells "
-          f"cpu {np.isfinite(ta).sum()}, cuda {np.isfinite(tb).sum()}, max |dt| = {np.nanmax(np.abs(ta - tb)):.0f} s; "
-          f"volume error cpu {float(cpu['volume_error']):.1e}, cuda {gpu.volume_error_relative():.1e}")
-    assert np.all(err <= tol)
-    assert np.array_equal(np.isnan(ta), np.isnan(tb))
-    assert np.nanmax(np.abs(ta - tb)) <= interval_s
+          f"cpu {np.isfinite(ta).sum()}, cuda {np.isfinite(tb).sum()} (in one only {one_only.sum()}, max depth "
+          f"there within {np.abs(a[one_only] - thr).max(initial=0.0) * 1e3:.2f} mm of the threshold), max |dt| = "
+          f"{np.abs(ta - tb)[both].max(initial=0.0):.0f} s; volume error cpu {float(cpu['volume_error']):.1e}, "
+          f"cuda {gpu.volume_error_relative():.1e}")
+    assert (err <= tol).mean() >= 0.9999 and err.max() <= 5e-3
+    assert one_only.sum() <= max(1, 1e-4 * valid.sum()) and np.all(np.abs(a[one_only] - thr) <= 5e-3)
+    assert np.abs(ta - tb)[both].max(initial=0.0) <= interval_s
     assert abs(gpu.volume_error_relative()) < 1e-5
 
 
