@@ -401,6 +401,22 @@ COMPUTE = {"typhoon": _stage_typhoon, "forecast": _stage_forecast, "inundation":
            "exposure": _stage_exposure, "plan": _stage_plan, "map": _stage_map, "brief": _stage_brief}
 
 
+def _name_run(r: Run, stage: str) -> None:
+    """Every in-memory product records the run that made it (attrs ``run_id``)."""
+    for obj in {"forecast": (r.forecast, r.warnings, r.thresholds), "inundation": (r.flood,),
+                "typhoon": (getattr(r.typhoon, "rain", None),)}.get(stage, ()):
+        if obj is not None:
+            obj.attrs["run_id"] = r.run_id
+    if stage == "exposure" and r.exposure is not None:
+        r.exposure.summary["run_id"] = r.run_id
+        for t in (r.exposure.households, r.exposure.villages, r.exposure.towns, r.exposure.visitors):
+            if t is not None:
+                t.attrs["run_id"] = r.run_id
+    if stage == "plan" and r.plan is not None:
+        r.plan.summary["run_id"] = r.run_id
+        r.plan.parties.attrs["run_id"] = r.run_id
+
+
 # ----------------------------------------------------------------------------- reading a run back
 def _check(run: Run, path: Path) -> Path:
     rid = run_id_of(path)
@@ -520,6 +536,7 @@ def run(case, rain=None, *, design_storm: str | None = None, stages: list[str] |
             t0 = time.perf_counter()
             say(f"== {name}")
             note = COMPUTE[name](r, say)
+            _name_run(r, name)
             entry = {"status": "skipped" if note and "skipped" in note or note and "no transfer plan" in note
                      else "finished", "seconds": None}
             if note:

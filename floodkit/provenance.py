@@ -179,12 +179,22 @@ def run_id_of(path: str | Path) -> str | None:
             if v:
                 return str(v)
         elif suffix == ".gpkg":
-            import pyogrio
+            # GDAL keeps dataset metadata in the gpkg_metadata table; read it with sqlite, read-only,
+            # so that reading leaves no .aux.xml sidecar beside the product
+            import re
+            import sqlite3
 
-            first = pyogrio.list_layers(p)[0][0]
-            v = (pyogrio.read_info(p, layer=first).get("dataset_metadata") or {}).get("floodkit_run_id")
-            if v:
-                return str(v)
+            con = sqlite3.connect(f"file:{p}?mode=ro", uri=True)
+            try:
+                rows = con.execute("SELECT metadata FROM gpkg_metadata").fetchall()
+            except sqlite3.Error:
+                rows = []
+            finally:
+                con.close()
+            for (xml,) in rows:
+                m = re.search(r'<MDI key="floodkit_run_id">([^<]+)</MDI>', xml or "")
+                if m:
+                    return m.group(1)
         elif suffix == ".png":
             from PIL import Image
 
