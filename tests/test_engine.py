@@ -126,6 +126,7 @@ def test_every_product_names_its_run(api, tmp_path):
 
 def test_maps_and_briefings_state_the_design_storm_in_words(api):
     html = (api["out"] / "map.html").read_text(encoding="utf-8")
+    html = re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), html)  # the page's JSON escapes
     assert "设计暴雨 50年一遇 · 预演" in html and "发布时间：2000" not in html
     page = next((api["out"] / "brief" / "一页纸").glob("*.html")).read_text(encoding="utf-8")
     assert "设计暴雨 50年一遇 · 预演" in page and "2000年" not in page
@@ -285,7 +286,7 @@ def test_forecast_and_forcing_walk_one_network_with_a_confluence(tmp_path):
     cut = notes["floor_share_removed_from_inflow"]["S3"]
     s3 = next(h for h in inflows if h.name == "section S3")
     expect = np.maximum(q["S3"].to_numpy() - q["S1"].to_numpy() - q["S2"].to_numpy(), 0.0) * (1 - cut)
-    np.testing.assert_allclose(s3.values, expect, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(s3.values, expect, rtol=1e-3)  # notes round the floor share to 4 digits
     # one tributary counted once: not just S3 - S2 (the old single-upstream rule)
     assert s3.values.sum() < (np.maximum(q["S3"] - q["S2"], 0.0).sum() * (1 - cut)) - 1.0
 
