@@ -128,7 +128,9 @@ class Run:
 
     def results(self):
         """The products as the maps and briefings read them (:class:`gis.mapdata.Results`)."""
-        return api.results(self.case, self.forecast, self.flood, self.exposure, self.plan, self.typhoon,
+        # the typhoon is drawn only when the run's rain came from it (a design-storm run is not that typhoon)
+        typhoon = self.typhoon if self.scenario.get("kind") == "typhoon" else None
+        return api.results(self.case, self.forecast, self.flood, self.exposure, self.plan, typhoon,
                            self.warnings, self.thresholds, scenario=self.scenario, run_id=self.run_id)
 
     def manifest(self) -> dict:

@@ -146,8 +146,8 @@ class ForecastModel:
 
     @property
     def network(self):
-        """The case's river network (:class:`hydro.network.RiverNetwork`): the one object the forecast
-        and the 2-D forcing walk, confluences included."""
+        """The case's river network (:class:`hydro.network.RiverNetwork`, as ``RiverNetwork.from_case``
+        builds it for the 2-D forcing): the one object both walk, confluences included."""
         from hydro.network import RiverNetwork
 
         return RiverNetwork(tuple(self.section_ids), dict(self.downstream), tuple(self.subbasin_ids),

@@ -33,6 +33,20 @@ class RiverNetwork:
                                  "fix the `downstream` column")
         self.order()  # raises on a loop
 
+    @classmethod
+    def from_case(cls, case) -> RiverNetwork:
+        """The network of a loaded case: ``downstream`` links of its sections, sub-basin outlets and areas."""
+        sec = case.sections.reset_index(drop=True)
+        ids = tuple(str(s) for s in sec["id"])
+        down = {}
+        for i, sid in enumerate(ids):
+            d = sec.loc[i, "downstream"] if "downstream" in sec else None
+            empty = d is None or (isinstance(d, float) and np.isnan(d)) or str(d).strip() in ("", "nan", "None")
+            down[sid] = None if empty else str(d)
+        sb = case.subbasins.reset_index(drop=True)
+        outlet = np.array([ids.index(str(o)) if str(o) in ids else -1 for o in sb["outlet_section"]])
+        return cls(ids, down, tuple(str(s) for s in sb["id"]), outlet, sb.geometry.area.to_numpy() / 1e6)
+
     def upstream(self, section: str) -> list[str]:
         """The sections directly upstream of ``section`` (two or more at a confluence), in table order."""
         return [s for s in self.section_ids if self.downstream.get(s) == section]

@@ -129,18 +129,17 @@ def _forecast_forcing(case, forecast, dem, share: pd.Series, network=None) -> tu
     """
     import xarray as xr
 
-    from hydro.forecast import ForecastModel
+    from hydro.network import RiverNetwork
 
     fc = forecast if isinstance(forecast, xr.Dataset) else xr.open_dataset(forecast)
     times = pd.to_datetime(fc["time"].values)
     start = times[0]
     t_s = np.asarray((times - start).total_seconds(), float)
-    model = ForecastModel.from_case(case)  # sub-basin areas, outlet sections and the upstream walk
-    area = pd.Series(model.area_km2 * 1e6, index=model.subbasin_ids)
+    model = net = network or RiverNetwork.from_case(case)  # the network the forecast walks (no ratings rebuilt)
+    area = pd.Series(model.area_km2 * 1e6, index=list(model.subbasin_ids))
     q = fc["discharge"].transpose("time", "section")
     ids = [str(s) for s in q["section"].values]
     sec = case.sections.set_index("id")
-    net = network or model.network  # the forecast's own river network: every upstream section, confluences too
     notes: dict = {"floor_share_removed_from_inflow": {}}
     inflows = []
     for sid in ids:
@@ -150,7 +149,7 @@ def _forecast_forcing(case, forecast, dem, share: pd.Series, network=None) -> tu
         ups = [u for u in net.upstream(sid) if u in ids]
         if ups:  # the growth since every section directly upstream (at a confluence, all of them)
             qs = np.maximum(qs - sum(q.sel(section=u).values.astype(float) for u in ups), 0.0)
-        lateral = area.index[model.outlet == model.section_ids.index(sid)] if sid in model.section_ids else []
+        lateral = area.index[net.lateral_subbasins(sid)] if sid in net.section_ids else []
         cut = float((share[lateral] * area[lateral]).sum() / area[lateral].sum()) if len(lateral) else 0.0
         notes["floor_share_removed_from_inflow"][sid] = round(cut, 4)
         g = sec.loc[sid].geometry
@@ -158,8 +157,8 @@ def _forecast_forcing(case, forecast, dem, share: pd.Series, network=None) -> tu
         inflows.append(Hydrograph(f"section {sid}", rows, cols, t_s, np.nan_to_num(qs) * (1.0 - cut)))
     rain = None
     if "rain_mm_per_h" in fc:
-        rr = np.nan_to_num(fc["rain_mm_per_h"].transpose("time", "subbasin").sel(subbasin=model.subbasin_ids).values)
-        w = (share.reindex(model.subbasin_ids).fillna(0.0) * area).to_numpy()
+        rr = np.nan_to_num(fc["rain_mm_per_h"].transpose("time", "subbasin").sel(subbasin=list(model.subbasin_ids)).values)
+        w = (share.reindex(list(model.subbasin_ids)).fillna(0.0) * area).to_numpy()
         floor_rain = rr @ w / w.sum() if w.sum() > 0 else rr.mean(axis=1)
         # the forecast's runoff ratio over the catchment of the last section
         m = model.upstream_subbasins(ids[-1])
