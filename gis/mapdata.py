@@ -209,6 +209,8 @@ def _check_one_run(res: Results, root: Path, paths: list[Path]) -> None:
             res.run_id = m.get("run_id")
         except (OSError, ValueError):
             pass
+    if res.scenario and res.scenario.get("kind") != "typhoon":  # drawn only when the run's rain came from it
+        res.typhoon_track = res.typhoon_circles = None
     if len(ids) > 1:
         (a, pa), (b, pb) = list(ids.items())[:2]
         raise InputError(str(root), f"mixes the products of two runs: {pa} is from run {a}, {pb} from run {b}",
