@@ -1,7 +1,9 @@
 """floodkit command line: the county flood-control office's commands.
 
-Run ``python cli.py --help`` (or ``floodkit --help`` once installed). Every command reads and
-writes plain products (NetCDF, GeoPackage, CSV/XLSX, HTML/PDF) so each stage can run alone.
+Run ``python cli.py --help`` (or ``floodkit --help`` once installed). This module only parses
+arguments and calls the library: the chain itself is ``floodkit.run`` (floodkit/pipeline.py), the
+single stages are the functions of floodkit/, hydro/ and gis/. Every command reads and writes plain
+products (NetCDF, GeoPackage, CSV/XLSX, HTML/PDF) so each stage can run alone.
 
 Exit codes: 0 success; 2 bad input (one readable line per problem, no traceback);
 1 unexpected error (rerun with ``--debug`` for the traceback).
@@ -18,24 +20,9 @@ from pathlib import Path
 
 from gis.errors import FloodkitError
 
-# --------------------------------------------------------------------------------------------
-# `run` chains every stage that exists, in the one direction data flows:
-# rain -> forecast -> inundation -> exposure -> transfer plan -> maps and briefings.
-# Each stage is a function (case_dir, out_dir, context) -> None registered in RUN_STAGES; it
-# writes its products under out_dir/<stage>/ and may put paths into `context` for later stages.
-# --------------------------------------------------------------------------------------------
-RunStage = Callable[[Path, Path, dict], None]
-RUN_STAGES: list[tuple[str, RunStage]] = []
-# The one direction data flow. The typhoon stage comes first because it is a rain source: with
-# case.toml [run] scenario = "typhoon" the forecast runs on the typhoon's rain.
-STAGE_ORDER = ["case", "typhoon", "forecast", "inundation", "exposure", "plan", "map", "brief"]
-
-
-def ordered_stages() -> list[tuple[str, RunStage]]:
-    """RUN_STAGES in data-flow order, whatever order the modules registered them in."""
-    rank = {n: k for k, n in enumerate(STAGE_ORDER)}
-    return sorted(RUN_STAGES, key=lambda st: rank.get(st[0], len(rank)))
-
+# the stages `run --stages` takes, in data-flow order (floodkit.pipeline.RUNNABLE; repeated here so
+# `--help` needs no heavy import; a test holds them equal)
+RUNNABLE_STAGES = ("typhoon", "forecast", "inundation", "exposure", "plan", "map", "brief")
 
 def _say(msg: str) -> None:
     print(msg, flush=True)
@@ -75,35 +62,32 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
-def _stage_case(case_dir: Path, out: Path, ctx: dict) -> None:
-    from gis.atomic import write_text
-    from gis.case import load_case
-
-    case = load_case(case_dir)
-    ctx["case"] = case
-    for w in case.warnings:
-        _say(f"  warning: {w}")
-    _say(case.describe())
-    write_text(out / "case_summary.json", json.dumps(case.summary(), ensure_ascii=False, indent=2))
-
-
-RUN_STAGES.append(("case", _stage_case))
-
-
 def cmd_run(args: argparse.Namespace) -> int:
+    from floodkit.pipeline import STAGES, parse_stages, run
+    from floodkit.provenance import read_manifest
+
+    stages = parse_stages(args.stages)  # unknown names: exit 2 before anything runs
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    ctx: dict = {"args": args}
-    only = set(args.stages.split(",")) if args.stages else None
-    for name, stage in ordered_stages():
-        if only and name not in only and name != "case":
-            continue
-        t0 = time.perf_counter()
-        _say(f"== {name}")
-        stage(Path(args.case), out, ctx)
-        _say(f"   {name} done in {time.perf_counter() - t0:.1f} s")
-    _say(f"all products in {out}")
+    options = {k: getattr(args, k) for k in RUN_OPTIONS if getattr(args, k, None) is not None}
+    options["mask_personal"] = bool(args.mask_personal)
+    try:
+        r = run(args.case, args.rain, design_storm=args.design_storm, stages=stages, out=out, say=_say, **options)
+    except KeyboardInterrupt:
+        m = read_manifest(out) or {}
+        st = m.get("stages", {})
+        done = [s for s in STAGES if st.get(s, {}).get("status") in ("finished", "skipped")]
+        cut = [s for s in STAGES if st.get(s, {}).get("status") == "interrupted"]
+        print(f"interrupted{' during ' + cut[0] if cut else ''}: run {m.get('run_id', '?')} in {out} has "
+              f"{', '.join(done) or 'no stage'} finished; the unfinished stage left no folder behind",
+              file=sys.stderr)
+        raise
+    _say(f"run {r.run_id} ({r.scenario.get('label_zh', '')}): all products in {out}; manifest {out / 'run.json'}")
     return 0
+
+
+# the stage options `run` passes through (argparse dest names = floodkit.run keywords)
+RUN_OPTIONS = ("state", "members", "sigma", "tail", "nowcast", "areal", "duration_s", "backend", "population",
+               "roads", "depart", "mode", "margin", "cut_depth", "horizon", "paper", "villages", "online_tiles")
 
 
 # ----------------------------------------------------------------------------- typhoon
@@ -125,22 +109,6 @@ def cmd_typhoon(args: argparse.Namespace) -> int:
     return 0
 
 
-def _stage_typhoon(case_dir: Path, out: Path, ctx: dict) -> None:
-    from hydro.typhoon.products import case_track_path, run_typhoon
-
-    track = case_track_path(case_dir)
-    if track is None:
-        _say("  no [typhoon] track in case.toml; skipped")
-        return
-    if "case" not in ctx:
-        from gis.case import load_case
-
-        ctx["case"] = load_case(case_dir)
-    s = run_typhoon(track, ctx["case"], out / "typhoon", say=_say)
-    ctx["typhoon_rain"] = out / "typhoon" / "rain.nc"
-    _say(f"  triggers fired: {', '.join(s['triggers_fired']) or 'none'}")
-
-
 def _add_typhoon_parser(sub: argparse._SubParsersAction) -> None:
     t = sub.add_parser("typhoon", help="typhoon wind, wind-circle timing, rain and insurance triggers from a track",
                        description="Wind at villages, wind swath, 7/10/12-level circle arrival and leaving per "
@@ -156,11 +124,6 @@ def _add_typhoon_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--rules", default=None, help="extra trigger rules (TOML with [[circle]] / [[rain]] tables)")
     t.add_argument("--rain-res", type=float, default=1000.0, help="rain grid spacing in metres (default 1000)")
     t.set_defaults(func=cmd_typhoon)
-
-
-# typhoon runs after plan and before map/brief (CONTRIBUTING stage order)
-_i = next((k for k, (n, _) in enumerate(RUN_STAGES) if n in ("map", "brief")), len(RUN_STAGES))
-RUN_STAGES.insert(_i, ("typhoon", _stage_typhoon))
 
 
 # ----------------------------------------------------------------------------- forecast
@@ -193,38 +156,6 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _stage_forecast(case_dir: Path, out: Path, ctx: dict) -> None:
-    from hydro.forecast import run_forecast
-
-    if "case" not in ctx:
-        from gis.case import load_case
-
-        ctx["case"] = load_case(case_dir)
-    case = ctx["case"]
-    args = ctx.get("args")
-    rain, storm = getattr(args, "rain", None), getattr(args, "design_storm", None)
-    if not rain and not storm:
-        # the case's default scenario (case.toml [run] scenario), else its heaviest event
-        scenario = str(case.config.get("run", {}).get("scenario", ""))
-        if scenario.startswith("design:"):
-            storm = scenario.removeprefix("design:")
-        elif scenario == "typhoon" and ctx.get("typhoon_rain"):
-            rain = str(ctx["typhoon_rain"])
-        elif scenario:
-            rain = scenario
-        elif case.events:
-            rain = max(case.events, key=lambda k: float(case.events[k].sum().max()))
-        else:
-            _say("  no rainfall given and none in the case; skipped")
-            return
-    _say(f"  rain: {'design storm ' + storm if storm else rain}")
-    if storm:
-        run_forecast(case, out / "forecast", design_storm=storm, say=_say)
-    else:
-        run_forecast(case, out / "forecast", rain=rain, say=_say)
-    ctx["forecast"] = out / "forecast" / "forecast.nc"
-
-
 def _add_forecast_parser(sub: argparse._SubParsersAction) -> None:
     f = sub.add_parser("forecast", help="rainfall -> water level, velocity, warnings and critical rainfall",
                        description="Xinanjiang runoff, Nash unit hydrograph, Muskingum-Cunge routing and Manning "
@@ -255,11 +186,6 @@ def _add_forecast_parser(sub: argparse._SubParsersAction) -> None:
     c.set_defaults(func=cmd_calibrate)
 
 
-# forecast runs right after case (and rain, if present): rain -> forecast -> inundation -> ...
-_i = next((k for k, (n, _) in enumerate(RUN_STAGES) if n not in ("case", "rain")), len(RUN_STAGES))
-RUN_STAGES.insert(_i, ("forecast", _stage_forecast))
-
-
 # ----------------------------------------------------------------------------- inundation (2-D)
 def cmd_simulate(args: argparse.Namespace) -> int:
     from hydro.inundation.run import simulate_files
@@ -274,17 +200,6 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                    checkpoint=args.checkpoint, hot_start=args.hot_start, progress=not args.quiet, say=_say,
                    backend=args.backend)
     return 0
-
-
-def _stage_inundation(case_dir: Path, out: Path, ctx: dict) -> None:
-    from hydro.inundation.run import run_stage
-
-    if "case" not in ctx:
-        from gis.case import load_case
-
-        ctx["case"] = load_case(case_dir)
-    forecast = Path(ctx.get("forecast", out / "forecast" / "forecast.nc"))
-    run_stage(ctx["case"], out / "inundation", forecast if forecast.exists() else None, say=_say)
 
 
 def _add_simulate_parser(sub: argparse._SubParsersAction) -> None:
@@ -335,9 +250,6 @@ def _add_simulate_parser(sub: argparse._SubParsersAction) -> None:
     s.set_defaults(func=cmd_simulate)
 
 
-RUN_STAGES.append(("inundation", _stage_inundation))
-
-
 # ----------------------------------------------------------------------------- exposure / plan
 def _inundation_file(path: str | Path) -> Path:
     p = Path(path)
@@ -381,49 +293,6 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
-def _stage_exposure(case_dir: Path, out: Path, ctx: dict) -> None:
-    from gis.transfer_io import exposure_products
-
-    if "case" not in ctx:
-        from gis.case import load_case
-
-        ctx["case"] = load_case(case_dir)
-    inund = out / "inundation" / "inundation.nc"
-    forecast = ctx.get("forecast", out / "forecast" / "forecast.nc")
-    mask = bool(getattr(ctx.get("args"), "mask_personal", False))
-    if not inund.exists():
-        if not Path(forecast).exists():
-            _say("  no inundation.nc and no forecast.nc; skipped")
-            return
-        _say("  no 2-D inundation product: quick exposure from the forecast only")
-        s = exposure_products(ctx["case"], None, forecast, out / "exposure", mask=mask)
-    else:
-        s = exposure_products(ctx["case"], inund, forecast, out / "exposure", mask=mask)
-        _say(f"  {s['persons_exposed']} persons exposed in {s['villages_affected']} villages")
-    if "quick" in s:
-        _say(f"  quick exposure: {s['quick']['villages_affected']} villages reach their flood level "
-             f"(first {s['quick']['first']})")
-
-
-def _stage_plan(case_dir: Path, out: Path, ctx: dict) -> None:
-    from gis.transfer_io import plan_products
-
-    inund = out / "inundation" / "inundation.nc"
-    if not inund.exists():
-        _say("  no 2-D inundation product; no transfer plan (see exposure/quick_exposure.csv)")
-        return
-    if "case" not in ctx:
-        from gis.case import load_case
-
-        ctx["case"] = load_case(case_dir)
-    plan = plan_products(ctx["case"], inund, out / "plan",
-                         mask=bool(getattr(ctx.get("args"), "mask_personal", False)))
-    for w in plan.warnings:
-        _say(f"  warning: {w}")
-    s = plan.summary
-    _say(f"  {s['assigned_persons']} of {s['persons']} persons placed; {s['unplaced_persons']} unplaced")
-
-
 def _add_exposure_parsers(sub: argparse._SubParsersAction) -> None:
     e = sub.add_parser("exposure", help="affected households, villages and towns from the 2-D inundation",
                        description="Samples max depth, speed, arrival time and duration at every household and "
@@ -461,15 +330,6 @@ def _add_exposure_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--population", default=None, help="population raster (GeoTIFF, persons per cell, case CRS) "
                    "used instead of the household register")
     p.set_defaults(func=cmd_plan)
-    if "run" in sub.choices:  # the run stages read it from args
-        sub.choices["run"].add_argument("--mask-personal", action="store_true",
-                                        help="mask residents' names and phones in the exposure and plan lists")
-
-
-# exposure and plan run after inundation and before typhoon / map / brief
-for _name, _stage in (("exposure", _stage_exposure), ("plan", _stage_plan)):
-    _i = next((k for k, (n, _) in enumerate(RUN_STAGES) if n in ("typhoon", "map", "brief")), len(RUN_STAGES))
-    RUN_STAGES.insert(_i, (_name, _stage))
 
 
 # ----------------------------------------------------------------------------- parser
@@ -483,14 +343,52 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    s = sub.add_parser("run", help="run every stage on a case: python cli.py run CASE --out DIR")
+    s = sub.add_parser(
+        "run", help="run every stage on a case: python cli.py run CASE --out DIR",
+        description="Chains every stage in the one direction data flows: typhoon (when case.toml names a "
+        "track) -> forecast -> 2-D inundation -> exposure -> transfer plan -> web map -> briefings. Each stage "
+        "writes OUT/<stage>/ (map: OUT/map.html) whole or not at all; OUT/run.json records the run id, the case "
+        "and its input checksums, the scenario, the stages and the options, and every product names the run id. "
+        "A run of later stages only (e.g. --stages map,brief) continues the run in OUT; a run never leaves the "
+        "products of two runs side by side (exit 2 naming both). The options below are the stages' own "
+        "(see `forecast --help`, `plan --help`, `brief --help`).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     s.add_argument("case", help="case folder (holding case.toml)")
     s.add_argument("--out", required=True, help="output folder; each stage writes a subfolder")
     s.add_argument("--rain", help="rainfall to forecast: hourly gauge CSV, gridded NetCDF, or an event name of "
                    "the case (default: case.toml [run] scenario, else the heaviest event)")
-    s.add_argument("--design-storm", help="forecast a design storm of the case instead, e.g. 50y")
+    s.add_argument("--design-storm", help="forecast a design storm of the case instead (预演), e.g. 50y")
     s.add_argument("--stages", default="", help="comma-separated stages to run (default: all): "
-                   + ",".join(STAGE_ORDER[1:]))
+                   + ",".join(RUNNABLE_STAGES))
+    g = s.add_argument_group("forecast")
+    g.add_argument("--nowcast", help="gridded nowcast/forecast NetCDF appended after the rain (issue_time kept)")
+    g.add_argument("--state", default="normal", choices=["dry", "normal", "wet"], help="antecedent soil moisture")
+    g.add_argument("--members", type=int, default=0, help="ensemble members (perturbed forecast rain); 0 = none")
+    g.add_argument("--sigma", type=float, default=0.5, help="log-sd of the ensemble rain factors")
+    g.add_argument("--tail", type=int, default=24, help="dry hours simulated after the rain")
+    g.add_argument("--areal", default="thiessen", choices=["thiessen", "idw"], help="gauge -> sub-basin method")
+    g = s.add_argument_group("inundation")
+    g.add_argument("--duration", dest="duration_s", type=float, default=None,
+                   help="simulated seconds (default: one hour past the peak at the last section, at most 12 h)")
+    g.add_argument("--backend", default="cpu", choices=["auto", "cpu", "cuda"], help="where the 2-D steps run")
+    g = s.add_argument_group("exposure and plan")
+    g.add_argument("--population", default=None, help="population raster (GeoTIFF, persons per cell, case CRS) "
+                   "used instead of the household register")
+    g.add_argument("--mask-personal", action="store_true",
+                   help="mask residents' names and phones in the exposure and plan lists")
+    g.add_argument("--roads", default=None, help="road lines instead of the case's")
+    g.add_argument("--depart", default=None, help="departure time 'YYYY-MM-DD HH:MM' (default: inundation start)")
+    g.add_argument("--mode", default="walk", choices=["walk", "drive"], help="mode for routes and deadlines")
+    g.add_argument("--margin", type=float, default=30.0, help="safety margin before the flood, minutes")
+    g.add_argument("--cut-depth", type=float, default=0.3, help="water depth that cuts a road, m")
+    g.add_argument("--horizon", type=float, default=30.0, help="roads flooded within this many minutes after "
+                   "departure count as cut")
+    g = s.add_argument_group("map and brief")
+    g.add_argument("--paper", default="A4", choices=["A4", "A3"], help="landscape paper size of the maps")
+    g.add_argument("--villages", default="affected", choices=["affected", "all"],
+                   help="one-page plans for affected villages or all villages")
+    g.add_argument("--online-tiles", nargs="?", const="osm", default=None, metavar="osm|tianditu:KEY",
+                   help="add an online tile layer to the web map (default off: no internet needed)")
     s.set_defaults(func=cmd_run)
 
     c = sub.add_parser("case", help="check or describe a case folder")
@@ -560,34 +458,6 @@ def cmd_brief(args: argparse.Namespace) -> int:
     return 0
 
 
-def _stage_map(case_dir: Path, out: Path, ctx: dict) -> None:
-    from gis.mapdata import load_results
-    from gis.webmap import build_webmap
-
-    if "case" not in ctx:
-        from gis.case import load_case
-
-        ctx["case"] = load_case(case_dir)
-    results = ctx["map_results"] = load_results(out)
-    if results.missing:
-        _say(f"  warning: {results.missing_line()}")
-    rep = build_webmap(ctx["case"], results, out / "map.html")
-    _say(f"  {rep.path} ({rep.size_bytes / 1e6:.1f} MB, offline)")
-
-
-def _stage_brief(case_dir: Path, out: Path, ctx: dict) -> None:
-    from gis.briefing import write_briefings
-    from gis.mapdata import load_results
-
-    if "case" not in ctx:
-        from gis.case import load_case
-
-        ctx["case"] = load_case(case_dir)
-    results = ctx.get("map_results") or load_results(out)
-    rep = write_briefings(ctx["case"], results, out / "brief")
-    _say(f"  {len(rep.files)} briefing files in {out / 'brief'}")
-
-
 def _add_map_parsers(sub: argparse._SubParsersAction) -> None:
     m = sub.add_parser("map", help="offline web map (one HTML file): python cli.py map CASE --results DIR --out map.html",
                        description="One self-contained HTML map that works without internet: DEM hillshade, max "
@@ -612,9 +482,6 @@ def _add_map_parsers(sub: argparse._SubParsersAction) -> None:
     b.set_defaults(func=cmd_brief)
 
 
-# map and brief are the last stages (CONTRIBUTING stage order)
-RUN_STAGES.append(("map", _stage_map))
-RUN_STAGES.append(("brief", _stage_brief))
 PARSER_HOOKS.append(_add_map_parsers)
 
 

@@ -8,6 +8,7 @@ and moved into place with :func:`os.replace`, which is atomic on POSIX and Windo
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 import tempfile
 from collections.abc import Iterator
@@ -42,3 +43,31 @@ def write_text(target: str | Path, text: str, encoding: str = "utf-8") -> Path:
     with atomic_path(target) as tmp:
         tmp.write_text(text, encoding=encoding)
     return Path(target)
+
+
+# ----------------------------------------------------------------------------- run provenance
+# The run that the products being written now belong to. `floodkit`'s pipeline sets it while a
+# stage writes (see floodkit/provenance.py); writers of self-describing formats (GeoPackage, PDF,
+# XLSX, HTML) read it here so the file itself names its run. gis never imports floodkit.
+_RUN_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("floodkit_run_id", default=None)
+
+
+def current_run_id() -> str | None:
+    """The run id of the products being written now, or None outside a floodkit run."""
+    return _RUN_ID.get()
+
+
+@contextlib.contextmanager
+def writing_for_run(run_id: str | None) -> Iterator[None]:
+    """Within this block, :func:`current_run_id` returns ``run_id``."""
+    token = _RUN_ID.set(run_id)
+    try:
+        yield
+    finally:
+        _RUN_ID.reset(token)
+
+
+def gpkg_metadata() -> dict:
+    """``dataset_metadata`` for pyogrio when a run is being written (empty otherwise)."""
+    rid = current_run_id()
+    return {"dataset_metadata": {"floodkit_run_id": rid}} if rid else {}

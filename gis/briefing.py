@@ -37,7 +37,7 @@ from gis.mapdata import (
     hazard_class,
     hillshade,
     pick,
-    section_status,
+    section_statuses,
 )
 
 PAPER_IN = {"A4": (11.69, 8.27), "A3": (16.54, 11.69)}  # landscape, inches
@@ -66,15 +66,6 @@ def _plt():
 
     use_cjk_font()
     return plt
-
-
-def _fmt_time(issue: str | None) -> str:
-    if not issue:
-        return "发布时间：未知"
-    try:
-        return "发布时间：" + pd.Timestamp(issue).strftime("%Y年%m月%d日 %H:%M")
-    except ValueError:
-        return f"发布时间：{issue}"
 
 
 def _coarse(da, max_px: int, how: str = "mean"):
@@ -214,7 +205,7 @@ def _depth_rgba(values: np.ndarray) -> np.ndarray:
 def _finish(fig, ax, case, results, kind: str, title: str, handles, report: BriefingReport, sources: str):
     from pyproj import CRS
 
-    issue = _fmt_time(results.issue_time)
+    issue = results.when_text("%Y年%m月%d日 %H:%M")
     fig.suptitle(f"{case.title}  {title}", fontsize=16, fontweight="bold", y=0.975)
     fig.text(0.5, 0.925, issue, ha="center", fontsize=10)
     leg = ax.legend(handles=handles, loc="lower left", title="图例", fontsize=7, title_fontsize=8,
@@ -248,8 +239,18 @@ def _save(fig, out_dir: Path, stem: str, report: BriefingReport, dpi: int) -> No
     for ext in ("png", "pdf"):
         target = out_dir / f"{stem}.{ext}"
         with atomic_path(target) as tmp:
-            fig.savefig(tmp, format=ext, dpi=dpi)
+            fig.savefig(tmp, format=ext, dpi=dpi, metadata=_file_metadata(ext))
         report.files.append(target)
+
+
+def _file_metadata(ext: str) -> dict:
+    """PDF/PNG metadata naming the run that made the figure (when written inside a floodkit run)."""
+    from gis.atomic import current_run_id
+
+    rid = current_run_id()
+    if not rid:
+        return {}
+    return {"Subject": f"floodkit run {rid}"} if ext == "pdf" else {"floodkit_run_id": rid}
 
 
 # ----------------------------------------------------------------------------- the two maps
@@ -347,21 +348,7 @@ def command_map(case, results: Results, out_dir: Path, report: BriefingReport, p
 
 
 def _section_statuses(case, results: Results) -> dict[str, tuple[str, float]]:
-    out = {}
-    sections = getattr(case, "sections", None)
-    fc = results.forecast
-    if sections is None:
-        return out
-    secs = [str(s) for s in fc["section"].values] if fc is not None and "stage" in fc else []
-    for _, row in sections.iterrows():
-        sid = str(row["id"])
-        if sid in secs:
-            stage = fc["stage"].isel(section=secs.index(sid)).values
-            out[sid] = (section_status(stage, float(row.get("warning_level_m", np.nan)),
-                                       float(row.get("danger_level_m", np.nan))), float(np.nanmax(stage)))
-        else:
-            out[sid] = ("无预报", np.nan)
-    return out
+    return section_statuses(case, results)
 
 
 def _sections(ax, case, results, handles):
@@ -486,12 +473,12 @@ def _plan_table(facts: dict, limit: int) -> tuple[list[str], list[list[str]]]:
     return [heads.get(c, c) for c in cols], rows
 
 
-def _status_lines(facts: dict, issue: str | None) -> list[str]:
+def _status_lines(facts: dict, when: str) -> list[str]:
     def m(v):
         return f"{v:.2f} m" if np.isfinite(v) else "—"
 
     lines = [f"控制断面：{facts['section']}（警戒水位 {m(facts['warning_m'])}，危急水位 {m(facts['danger_m'])}）",
-             f"当前预报：{facts['status']}，预报峰值水位 {m(facts['peak_m'])}（{_fmt_time(issue)}）"]
+             f"当前预报：{facts['status']}，预报峰值水位 {m(facts['peak_m'])}（{when}）"]
     if np.isfinite(facts["affected"]):
         lines.append(f"预计受影响：{facts['affected']:.0f} 人")
     p = facts["plan"]
@@ -556,7 +543,7 @@ def village_sheet(case, results: Results, row, statuses, out_dir: Path, report: 
     plt = _plt()
     facts = _sheet_facts(case, results, row, statuses)
     title = f"{facts['name']} 山洪灾害防御“一页纸”"
-    lines = _status_lines(facts, results.issue_time)
+    lines = _status_lines(facts, results.when_text("%Y年%m月%d日 %H:%M"))
     heads, rows = _plan_table(facts, limit)
     th = facts["thresholds"]
     stem = f"一页纸_{facts['id']}_{facts['name']}"
@@ -576,7 +563,7 @@ def village_sheet(case, results: Results, row, statuses, out_dir: Path, report: 
     fig = plt.figure(figsize=(8.27, 11.69))
     try:
         fig.text(0.5, 0.965, title, ha="center", fontsize=17, fontweight="bold")
-        fig.text(0.5, 0.945, f"{facts['town']}  {_fmt_time(results.issue_time)}", ha="center", fontsize=9)
+        fig.text(0.5, 0.945, f"{facts['town']}  {results.when_text('%Y年%m月%d日 %H:%M')}", ha="center", fontsize=9)
         fig.text(0.06, 0.915, f"包保责任人：{facts['responsible']}    电话：{facts['phone']}", fontsize=11,
                  fontweight="bold", color="#b00000")
         y = 0.89
@@ -616,7 +603,7 @@ def village_sheet(case, results: Results, row, statuses, out_dir: Path, report: 
         else:
             fig.text(0.06, y - 0.02, "无", fontsize=9)
         with atomic_path(out_dir / f"{stem}.pdf") as tmp:
-            fig.savefig(tmp, format="pdf")
+            fig.savefig(tmp, format="pdf", metadata=_file_metadata("pdf"))
         report.files.append(out_dir / f"{stem}.pdf")
         report.texts[stem] = _drawn_strings(fig)
     finally:
@@ -638,7 +625,7 @@ h1{{font-size:22px;text-align:center;margin:4px}}.resp{{color:#b00000;font-weigh
 table{{border-collapse:collapse;margin:6px 0}}td,th{{border:1px solid #888;padding:2px 8px;font-size:13px}}
 .status{{font-size:15px;padding:4px 8px;border-left:6px solid {WARNING_COLOURS.get(facts['status'], '#777')}}}
 @media print{{body{{margin:0}}}}</style></head><body>
-<h1>{html.escape(title)}</h1><p style="text-align:center">{html.escape(facts['town'])}　{_fmt_time(results.issue_time)}</p>
+<h1>{html.escape(title)}</h1><p style="text-align:center">{html.escape(facts['town'])}　{results.when_text('%Y年%m月%d日 %H:%M')}</p>
 <p class="resp">包保责任人：{html.escape(facts['responsible'])}　电话：{html.escape(facts['phone'])}</p>
 <div class="status">{'<br>'.join(html.escape(x) for x in lines)}</div>
 <h2>预警指标（准备转移 / 立即转移）</h2>{th_html}

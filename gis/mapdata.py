@@ -60,6 +60,24 @@ class Results:
     typhoon_track: object = None  # GeoDataFrame, WGS84: fixes (Points) and path (LineString)
     typhoon_circles: object = None  # GeoDataFrame, WGS84: 7/10/12-level circle polygons
     missing: list[str] = field(default_factory=list)
+    run_id: str | None = None  # the run every product belongs to (None: made outside a floodkit run)
+    scenario: dict | None = None  # the run's scenario (run.json), with its words in ``label_zh``
+
+    def when_text(self, fmt: str = "%Y-%m-%d %H:%M") -> str:
+        """What the maps and briefings print under the title: a design storm's words (设计暴雨 50年一遇
+        · 预演), never a made-up issue time; else the scenario and the forecast's issue time."""
+        sc = self.scenario or {}
+        if sc.get("kind") == "design_storm":
+            return str(sc.get("label_zh", "设计暴雨 · 预演"))
+        issue = self.issue_time
+        if not issue:
+            when = "发布时间：未知（无预报产品）"
+        else:
+            try:
+                when = "发布时间：" + pd.Timestamp(issue).strftime(fmt)
+            except ValueError:
+                when = f"发布时间：{issue}"
+        return f"{sc['label_zh']} · {when}" if sc.get("label_zh") else when
 
     @property
     def issue_time(self) -> str | None:
@@ -156,10 +174,82 @@ def load_results(results_dir: str | Path) -> Results:
             res.plan = read(PRODUCTS["plan_gpkg"], lambda p: pd.DataFrame(read_gpkg(p, "households")))
         if "shelters" in layers:
             res.shelters = read(PRODUCTS["plan_gpkg"], lambda p: read_gpkg(p, "shelters"))
+    if path_of(PRODUCTS["households"]) is not None:
+        import pyogrio
+
+        layers = {row[0] for row in pyogrio.list_layers(root / PRODUCTS["households"])}
+        if "villages" in layers:  # the village totals with machine columns (villages.csv is for officials)
+            res.villages = read(PRODUCTS["households"], lambda p: pd.DataFrame(read_gpkg(p, "villages")).drop(
+                columns="geometry", errors="ignore"))
     res.typhoon_track = read(OPTIONAL_PRODUCTS["typhoon_track"], read_gpkg)
     res.typhoon_circles = read(OPTIONAL_PRODUCTS["typhoon_circles"], read_gpkg)
     res.missing = [rel for rel in PRODUCTS.values() if path_of(rel) is None]
+    _check_one_run(res, root, [root / rel for rel in (*PRODUCTS.values(), *OPTIONAL_PRODUCTS.values())
+                               if path_of(rel) is not None])
     return res
+
+
+def _check_one_run(res: Results, root: Path, paths: list[Path]) -> None:
+    """Every product under ``root`` must come from one run: products of two runs are never drawn on
+    one map (exit 2 naming both). Products made outside a floodkit run (no run id) are taken as given."""
+    import json
+
+    from floodkit.provenance import run_id_of
+
+    ids: dict[str, str] = {}
+    for p in paths:
+        rid = run_id_of(p)
+        if rid:
+            ids.setdefault(rid, str(p.relative_to(root)))
+    manifest = root / "run.json"
+    if manifest.is_file():
+        try:
+            m = json.loads(manifest.read_text(encoding="utf-8"))
+            res.scenario = m.get("scenario")
+            res.run_id = m.get("run_id")
+        except (OSError, ValueError):
+            pass
+    if res.scenario and res.scenario.get("kind") != "typhoon":  # drawn only when the run's rain came from it
+        res.typhoon_track = res.typhoon_circles = None
+    if len(ids) > 1:
+        (a, pa), (b, pb) = list(ids.items())[:2]
+        raise InputError(str(root), f"mixes the products of two runs: {pa} is from run {a}, {pb} from run {b}",
+                         "rerun every stage into one folder (python cli.py run CASE --out DIR)")
+    if ids:
+        only = next(iter(ids))
+        if res.run_id and res.run_id != only:
+            raise InputError(str(root), f"run.json names run {res.run_id} but the products are from run {only}",
+                             "rerun every stage into one folder (python cli.py run CASE --out DIR)")
+        res.run_id = only
+
+
+def section_statuses(case, results: Results) -> dict[str, tuple[str, float]]:
+    """正常 / 警戒 / 危急 and the peak stage per section, read from the forecast's warning table (the
+    one the forecast stage decided: 准备转移 = 警戒, 立即转移 = 危急); from the forecast stage only when
+    no warning table came with it; 无预报 without a forecast."""
+    out: dict[str, tuple[str, float]] = {}
+    sections = getattr(case, "sections", None)
+    if sections is None:
+        return out
+    w = results.warnings
+    by_action = {"立即转移": "危急", "准备转移": "警戒", "无": "正常"}
+    table = {}
+    if w is not None and {"kind", "id", "action"} <= set(w.columns):
+        for _, r in w[w["kind"] == "section"].iterrows():
+            table[str(r["id"])] = (by_action.get(str(r["action"]), "无预报"), float(r.get("peak_stage_m", np.nan)))
+    fc = results.forecast
+    secs = [str(s) for s in fc["section"].values] if fc is not None and "stage" in fc else []
+    for _, row in sections.iterrows():
+        sid = str(row["id"])
+        if sid in table:
+            out[sid] = table[sid]
+        elif sid in secs:
+            stage = fc["stage"].isel(section=secs.index(sid)).values
+            out[sid] = (section_status(stage, float(row.get("warning_level_m", np.nan)),
+                                       float(row.get("danger_level_m", np.nan))), float(np.nanmax(stage)))
+        else:
+            out[sid] = ("无预报", np.nan)
+    return out
 
 
 def check_wgs84(crs, source: str = "case.toml") -> None:

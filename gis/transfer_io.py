@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
@@ -19,7 +20,7 @@ import pandas as pd
 import xarray as xr
 from pyproj import CRS
 
-from gis.atomic import atomic_path, write_text
+from gis.atomic import atomic_path, current_run_id, gpkg_metadata, write_text
 from gis.errors import CRSError, InputError
 from gis.exposure import (
     HAZARD_MEANING,
@@ -31,34 +32,15 @@ from gis.exposure import (
     visitor_exposure,
 )
 from gis.roads import CUT_DEPTH_M, build_graph, first_exceedance_s, flood_cut_times, load_roads
+from gis.schema import (  # noqa: E402 - the officials' headers live in the one schema module
+    HEADERS_ZH,
+    QUICK_HEADERS_ZH,
+    SHELTER_HEADERS_ZH,
+    VILLAGE_HEADERS_ZH,
+    zh_table,
+)
 from gis.transfer import TransferOptions, TransferPlan, plan_transfer
 
-HEADERS_ZH = {
-    "id": "户编号", "kind": "类型", "village": "村编号", "village_name": "村", "town": "乡镇", "head": "户主",
-    "phone": "联系电话", "persons": "人数", "elderly": "老人", "children": "儿童", "disabled": "残疾人",
-    "vulnerable": "重点人员", "priority": "优先转移", "max_depth_m": "最大水深(m)",
-    "max_speed_m_per_s": "最大流速(m/s)", "hazard_rating": "危险度HR", "hazard_class": "风险等级",
-    "arrival_time": "洪水到达时间", "duration_h": "淹没历时(h)", "shelter_id": "安置点编号",
-    "shelter_name": "安置点", "walk_min": "步行时间(分钟)", "drive_min": "车行时间(分钟)",
-    "route_length_m": "路线长度(m)", "latest_departure": "最迟转移时间", "responsible": "包保责任人",
-    "responsible_phone": "责任人电话", "status": "状态", "reason": "未安置原因",
-}
-VILLAGE_HEADERS_ZH = {
-    "village": "村编号", "name": "村名", "town": "乡镇", "population": "人口", "households": "受影响户数",
-    "persons": "受影响人数", "vulnerable": "重点人员", "elderly": "老人", "children": "儿童", "disabled": "残疾人",
-    "visitors": "游客", "red_households": "红色风险户数", "worst_class": "最高风险等级",
-    "first_arrival": "最早洪水到达", "max_depth_m": "最大水深(m)", "responsible": "包保责任人",
-    "responsible_phone": "责任人电话", "villages_affected": "受影响村数",
-}
-QUICK_HEADERS_ZH = {
-    "village": "村编号", "name": "村名", "town": "乡镇", "control_section": "控制断面", "flood_level_m": "成灾水位(m)",
-    "peak_stage_m": "预报最高水位(m)", "peak_time": "最高水位时间", "reaches_flood_level_at": "达到成灾水位时间",
-    "margin_m": "超出成灾水位(m)", "affected": "受影响", "assessed": "已评估", "population": "人口",
-    "households": "户数", "responsible": "包保责任人", "responsible_phone": "责任人电话",
-}
-SHELTER_HEADERS_ZH = {"id": "安置点编号", "name": "安置点", "town": "乡镇", "kind": "类型", "capacity": "容量(人)",
-                      "occupied": "安置人数", "free": "剩余容量", "households": "安置户数", "usable": "可用"}
-STATUS_ZH = {"assigned": "已安置", "unplaced": "未安置"}
 VISITOR_PARTY = 10  # visitors at a site are moved in parties of at most this many persons
 
 
@@ -86,17 +68,7 @@ def mask_personal(df: pd.DataFrame) -> pd.DataFrame:
 
 
 # ----------------------------------------------------------------------------- writers
-def _table_zh(df: pd.DataFrame, headers: dict) -> pd.DataFrame:
-    cols = [c for c in headers if c in df]
-    out = df[cols].copy()
-    for c in cols:
-        if pd.api.types.is_datetime64_any_dtype(out[c]):
-            out[c] = out[c].dt.strftime("%Y-%m-%d %H:%M")
-        elif out[c].dtype == bool:
-            out[c] = out[c].map({True: "是", False: "否"})
-    if "status" in out:
-        out["status"] = out["status"].map(STATUS_ZH).fillna(out["status"])
-    return out.rename(columns=headers)
+_table_zh = zh_table
 
 
 def write_csv(df: pd.DataFrame, path: Path) -> None:
@@ -120,11 +92,13 @@ def write_xlsx(sheets: dict[str, pd.DataFrame], path: Path) -> None:
         values = df.astype(object).where(df.notna(), None).to_numpy()
         for row in values:
             ws.append([v.item() if isinstance(v, np.generic) else v for v in row])
+    if current_run_id():
+        wb.properties.identifier = f"floodkit run {current_run_id()}"
     with atomic_path(path) as tmp:
         wb.save(tmp)
 
 
-def _gpkg_frame(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+def _gpkg_frame(gdf):
     out = gdf.copy()
     for c in out.columns:
         if c == "geometry":
@@ -140,8 +114,14 @@ def write_gpkg(layers: dict[str, gpd.GeoDataFrame], path: Path) -> None:
     with atomic_path(path) as tmp, warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*(extension|application_id).*")  # the .part suffix
         for name, gdf in layers.items():
-            _gpkg_frame(gdf).to_file(tmp, layer=name, driver="GPKG", engine="pyogrio",
-                                     mode="a" if tmp.exists() else "w")
+            if isinstance(gdf, gpd.GeoDataFrame) and gdf._geometry_column_name in gdf:
+                _gpkg_frame(gdf).to_file(tmp, layer=name, driver="GPKG", engine="pyogrio",
+                                         mode="a" if tmp.exists() else "w", **gpkg_metadata())
+            else:  # an attribute table (village and town totals)
+                import pyogrio
+
+                pyogrio.write_dataframe(pd.DataFrame(_gpkg_frame(gdf)), tmp, layer=name, driver="GPKG",
+                                        append=tmp.exists(), **gpkg_metadata())
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -222,36 +202,45 @@ def exposure_tables(case, ds: xr.Dataset, source: str = "inundation.nc", populat
     return hh, vs, villages, towns
 
 
-def exposure_products(case, inundation: Path | None, forecast: Path | None, out_dir: Path,
-                      mask: bool = False, population: str | Path | None = None) -> dict:
-    """Write the exposure products into ``out_dir``; return a summary.
+@dataclass
+class Exposure:
+    """Who and what the flood reaches: the stage product of ``floodkit.expose``.
 
-    With no inundation file only the quick exposure from the forecast is written (and said so).
+    ``households`` (GeoDataFrame, one row per household, machine columns of gis.schema), ``visitors``
+    (per visitor site, or None), ``villages`` and ``towns`` (totals), ``quick`` (villages whose
+    control section reaches their flood level in the forecast, or None) and a ``summary`` dict.
     """
-    out_dir = Path(out_dir)
-    summary: dict = {"case": case.name, "masked": mask}
-    fpath = _forecast_path(forecast)
-    if fpath is not None and fpath.exists():
-        q = quick_products(case, fpath, out_dir)
-        summary["quick"] = {"villages_affected": int(q["affected"].sum()),
-                            "villages": q.loc[q["affected"], "name"].tolist(),
-                            "first": str(q["reaches_flood_level_at"].min()) if q["affected"].any() else None}
-    if inundation is None:
+
+    households: gpd.GeoDataFrame | None
+    visitors: gpd.GeoDataFrame | None
+    villages: pd.DataFrame | None
+    towns: pd.DataFrame | None
+    quick: pd.DataFrame | None
+    summary: dict
+
+    def __repr__(self) -> str:
+        s = self.summary
+        if s.get("mode") == "2-D inundation":
+            return (f"<Exposure: {s['persons_exposed']} persons in {s['households_exposed']} households, "
+                    f"{s['villages_affected']} villages; by colour {s['by_class_persons']}>")
+        return f"<Exposure: {s.get('mode')}>"
+
+
+def compute_exposure(case, ds: xr.Dataset | None, forecast: xr.Dataset | None = None,
+                     population: str | Path | None = None, source: str = "inundation.nc") -> Exposure:
+    """Exposure of the case's households and visitor sites to an inundation Dataset (and the quick
+    exposure from a forecast Dataset); with no inundation only the quick exposure."""
+    summary: dict = {"case": case.name}
+    quick = None
+    if forecast is not None:
+        quick = quick_exposure(forecast, case.villages, "forecast.nc")
+        summary["quick"] = {"villages_affected": int(quick["affected"].sum()),
+                            "villages": quick.loc[quick["affected"], "name"].tolist(),
+                            "first": str(quick["reaches_flood_level_at"].min()) if quick["affected"].any() else None}
+    if ds is None:
         summary["mode"] = "quick (forecast only)"
-        write_text(out_dir / "summary.json", json.dumps(summary, ensure_ascii=False, indent=2, default=str))
-        return summary
-    ds = open_inundation(inundation, case.crs)
-    hh, vs, villages, towns = exposure_tables(case, ds, inundation.name, population)
-    shown = mask_personal(hh) if mask else hh
-    exposed = shown[shown["exposed"]].sort_values(["village", "arrival_time"])
-    write_gpkg({"households": shown}, out_dir / "households.gpkg")
-    write_csv(_table_zh(exposed, HEADERS_ZH), out_dir / "households.csv")
-    write_csv(_table_zh(villages, VILLAGE_HEADERS_ZH), out_dir / "villages.csv")
-    write_csv(_table_zh(towns, VILLAGE_HEADERS_ZH), out_dir / "towns.csv")
-    sheets = {"影响村落": _table_zh(villages, VILLAGE_HEADERS_ZH), "乡镇汇总": _table_zh(towns, VILLAGE_HEADERS_ZH),
-              "影响人员清单": _table_zh(exposed, HEADERS_ZH),
-              "风险等级说明": pd.DataFrame({"等级": list(HAZARD_MEANING), "含义": list(HAZARD_MEANING.values())})}
-    write_xlsx(sheets, out_dir / "exposure.xlsx")
+        return Exposure(None, None, None, None, quick, summary)
+    hh, vs, villages, towns = exposure_tables(case, ds, source, population)
     summary.update({
         "mode": "2-D inundation",
         "households_exposed": int(hh["exposed"].sum()),
@@ -263,9 +252,76 @@ def exposure_products(case, inundation: Path | None, forecast: Path | None, out_
         "by_class_persons": {c: int(hh.loc[hh["hazard_class"] == c, "persons"].sum()) for c in HAZARD_MEANING},
         "hazard_scheme": "Defra/EA FD2320/FD2321 HR = d(v+0.5)+DF; 蓝<0.75≤黄<1.25≤橙<2.0≤红",
         "min_depth_m": affected_depth_m(ds),
+        "start_time": str(ds.attrs.get("start_time", "")),
     })
+    return Exposure(hh, vs, villages, towns, quick, summary)
+
+
+def write_exposure(exp: Exposure, out_dir: Path, mask: bool = False) -> None:
+    """households.gpkg (layers households, villages, towns, visitors: machine columns), the officials'
+    lists households.csv, villages.csv, towns.csv, exposure.xlsx (Chinese headers), quick_exposure.csv
+    and summary.json."""
+    out_dir = Path(out_dir)
+    summary = dict(exp.summary, masked=mask)
+    if exp.quick is not None:
+        write_csv(_table_zh(exp.quick, QUICK_HEADERS_ZH), out_dir / "quick_exposure.csv")
+    if exp.households is not None:
+        shown = mask_personal(exp.households) if mask else exp.households
+        exposed = shown[shown["exposed"]].sort_values(["village", "arrival_time"])
+        layers = {"households": shown}
+        for name, t in (("villages", exp.villages), ("towns", exp.towns)):
+            if t is not None:
+                layers[name] = pd.DataFrame(t).reset_index(drop=True)
+        if exp.visitors is not None and len(exp.visitors):
+            layers["visitors"] = exp.visitors
+        write_gpkg(layers, out_dir / "households.gpkg")
+        write_csv(_table_zh(exposed, HEADERS_ZH), out_dir / "households.csv")
+        write_csv(_table_zh(exp.villages, VILLAGE_HEADERS_ZH), out_dir / "villages.csv")
+        write_csv(_table_zh(exp.towns, VILLAGE_HEADERS_ZH), out_dir / "towns.csv")
+        sheets = {"影响村落": _table_zh(exp.villages, VILLAGE_HEADERS_ZH),
+                  "乡镇汇总": _table_zh(exp.towns, VILLAGE_HEADERS_ZH),
+                  "影响人员清单": _table_zh(exposed, HEADERS_ZH),
+                  "风险等级说明": pd.DataFrame({"等级": list(HAZARD_MEANING), "含义": list(HAZARD_MEANING.values())})}
+        write_xlsx(sheets, out_dir / "exposure.xlsx")
     write_text(out_dir / "summary.json", json.dumps(summary, ensure_ascii=False, indent=2, default=str))
-    return summary
+
+
+def read_exposure(folder: Path) -> Exposure | None:
+    """An :class:`Exposure` back from the folder :func:`write_exposure` wrote (None if it has none)."""
+    folder = Path(folder)
+    gp = folder / "households.gpkg"
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8")) if (folder / "summary.json").is_file() \
+        else {}
+    if not gp.is_file():
+        return Exposure(None, None, None, None, None, summary) if summary else None
+    import pyogrio
+
+    layers = {row[0] for row in pyogrio.list_layers(gp)}
+
+    def layer(name):
+        if name not in layers:
+            return None
+        g = gpd.read_file(gp, layer=name, engine="pyogrio")
+        return g if name in ("households", "visitors") else pd.DataFrame(g.drop(columns="geometry", errors="ignore"))
+
+    return Exposure(layer("households"), layer("visitors"), layer("villages"), layer("towns"), None, summary)
+
+
+def exposure_products(case, inundation: Path | None, forecast: Path | None, out_dir: Path,
+                      mask: bool = False, population: str | Path | None = None) -> dict:
+    """Write the exposure products into ``out_dir``; return a summary.
+
+    With no inundation file only the quick exposure from the forecast is written (and said so).
+    """
+    fpath = _forecast_path(forecast)
+    fc = None
+    if fpath is not None and fpath.exists():
+        with xr.open_dataset(fpath) as f:
+            fc = f.load()
+    ds = open_inundation(inundation, case.crs) if inundation is not None else None
+    exp = compute_exposure(case, ds, fc, population, inundation.name if inundation is not None else "inundation.nc")
+    write_exposure(exp, out_dir, mask)
+    return dict(exp.summary, masked=mask)
 
 
 # ----------------------------------------------------------------------------- plan
@@ -293,14 +349,17 @@ def plan_people(hh: gpd.GeoDataFrame, vs: gpd.GeoDataFrame | None) -> gpd.GeoDat
     return gpd.GeoDataFrame(people.reset_index(drop=True), geometry="geometry", crs=hh.crs)
 
 
-def plan_products(case, inundation: Path, out_dir: Path, *, roads: Path | None = None, mask: bool = False,
-                  depart: str | None = None, mode: str = "walk", margin_min: float = 30.0,
-                  cut_depth_m: float = CUT_DEPTH_M, horizon_min: float = 30.0,
-                  population: str | Path | None = None) -> TransferPlan:
-    """Build the transfer plan for everyone exposed in ``inundation`` and write its products."""
-    out_dir = Path(out_dir)
-    ds = open_inundation(inundation, case.crs)
-    hh, vs, _, _ = exposure_tables(case, ds, inundation.name, population)
+def compute_plan(case, ds: xr.Dataset, exposure: Exposure | None = None, *, roads: Path | None = None,
+                 depart: str | None = None, mode: str = "walk", margin_min: float = 30.0,
+                 cut_depth_m: float = CUT_DEPTH_M, horizon_min: float = 30.0,
+                 population: str | Path | None = None) -> TransferPlan:
+    """The transfer plan for everyone exposed: the households and visitors of ``exposure`` (computed
+    from ``ds`` when not given), over the roads not cut by the flood in ``ds``. ``plan.summary``
+    also holds the plan's settings (start and departure time, roads cut, margin)."""
+    if exposure is None or exposure.households is None:
+        hh, vs, _, _ = exposure_tables(case, ds, "inundation.nc", population)
+    else:
+        hh, vs = exposure.households, exposure.visitors
     people = plan_people(hh, vs)
     road_lines = load_roads(roads, case.crs) if roads is not None else case.roads
     graph = build_graph(road_lines)
@@ -317,11 +376,23 @@ def plan_products(case, inundation: Path, out_dir: Path, *, roads: Path | None =
     opt = TransferOptions(depart_s=depart_s, mode=mode, margin_s=margin_min * 60.0, horizon_s=horizon_min * 60.0,
                           start_time=start)
     plan = plan_transfer(people, case.shelters, graph, opt, shelter_flooded)
-    write_plan(plan, out_dir, mask=mask, extra={"case": case.name, "start_time": str(start),
-                                                "depart_time": str(start + pd.Timedelta(seconds=depart_s)),
-                                                "roads_cut": int(np.sum(graph.cut_time_s <= depart_s + opt.horizon_s)),
-                                                "road_edges": int(graph.n_edges), "cut_depth_m": cut_depth_m,
-                                                "margin_min": margin_min})
+    plan.summary = {"case": case.name, "start_time": str(start),
+                    "depart_time": str(start + pd.Timedelta(seconds=depart_s)),
+                    "roads_cut": int(np.sum(graph.cut_time_s <= depart_s + opt.horizon_s)),
+                    "road_edges": int(graph.n_edges), "cut_depth_m": cut_depth_m, "margin_min": margin_min,
+                    **plan.summary}
+    return plan
+
+
+def plan_products(case, inundation: Path, out_dir: Path, *, roads: Path | None = None, mask: bool = False,
+                  depart: str | None = None, mode: str = "walk", margin_min: float = 30.0,
+                  cut_depth_m: float = CUT_DEPTH_M, horizon_min: float = 30.0,
+                  population: str | Path | None = None) -> TransferPlan:
+    """Build the transfer plan for everyone exposed in ``inundation`` and write its products."""
+    ds = open_inundation(inundation, case.crs)
+    plan = compute_plan(case, ds, None, roads=roads, depart=depart, mode=mode, margin_min=margin_min,
+                        cut_depth_m=cut_depth_m, horizon_min=horizon_min, population=population)
+    write_plan(plan, Path(out_dir), mask=mask)
     return plan
 
 

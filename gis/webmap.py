@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gis.atomic import write_text
+from gis.atomic import current_run_id, write_text
 from gis.errors import FloodkitError
 from gis.mapdata import (
     HAZARD_COLOURS,
@@ -38,7 +38,7 @@ from gis.mapdata import (
     hazard_class,
     hillshade,
     pick,
-    section_status,
+    section_statuses,
 )
 
 ONLINE_TILES = {
@@ -67,10 +67,12 @@ LAYER_TYPHOON = "台风路径与风圈"
 class WebMapReport:
     """What :func:`build_webmap` wrote."""
 
-    path: Path
+    path: Path | None
     layers: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     size_bytes: int = 0
+    map: object = None  # the folium.Map (shown inline in Jupyter)
+    html: str = ""  # the self-contained page
 
 
 # ----------------------------------------------------------------------------- assets
@@ -234,7 +236,7 @@ def _fmt_issue(issue: str | None) -> str:
         return f"发布时间：{issue}"
 
 
-def build_webmap(case, results: Results, out_path: str | Path, *, online_tiles: str | None = None,
+def build_webmap(case, results: Results, out_path: str | Path | None = None, *, online_tiles: str | None = None,
                  max_px: int = 1000, frame_px: int = 500, max_frames: int = 24,
                  embed_font: bool = True) -> WebMapReport:
     """Write the offline web map of ``case`` and ``results`` to ``out_path``.
@@ -262,7 +264,7 @@ def build_webmap(case, results: Results, out_path: str | Path, *, online_tiles: 
     from pyproj import Transformer
 
     check_wgs84(case.crs)
-    out_path = Path(out_path)
+    out_path = Path(out_path) if out_path is not None else None
     to_ll = Transformer.from_crs(case.crs, 4326, always_xy=True)
     report = WebMapReport(path=out_path, missing=list(results.missing))
     dem = case.dem
@@ -382,6 +384,7 @@ def build_webmap(case, results: Results, out_path: str | Path, *, online_tiles: 
     sections = getattr(case, "sections", None)
     if sections is not None and len(sections):
         fc = results.forecast
+        statuses = section_statuses(case, results)  # the forecast stage's warning table decides
         sec_ll = sections.to_crs(4326)
         fg = folium.FeatureGroup(name=LAYER_SECTIONS)
         for _, row in sec_ll.iterrows():
@@ -393,7 +396,7 @@ def build_webmap(case, results: Results, out_path: str | Path, *, online_tiles: 
                 secs = [str(s) for s in fc["section"].values]
                 if sid in secs or name in secs:
                     stage = fc["stage"].isel(section=secs.index(sid if sid in secs else name)).values
-                    status = section_status(stage, warn, danger)
+                    status = statuses.get(sid, ("无预报", np.nan))[0]
                     rain = None
                     if "rain_mm_per_h" in fc:
                         r = fc["rain_mm_per_h"]
@@ -520,7 +523,7 @@ def build_webmap(case, results: Results, out_path: str | Path, *, online_tiles: 
     title_el = MacroElement()
     title_el._template = Template(_BOX_JS)
     title_el.map_name, title_el.position = m.get_name(), "topleft"
-    title_el.body = (f"<div class='fk-title'>{title} 防汛防台形势</div><div>{_fmt_issue(results.issue_time)}"
+    title_el.body = (f"<div class='fk-title'>{title} 防汛防台形势</div><div>{results.when_text()}"
                      f"</div>" + (f"<div style='color:#b00'>缺少产品：{html.escape('、'.join(report.missing))}</div>"
                                   if report.missing else ""))
     m.add_child(title_el)
@@ -543,8 +546,13 @@ def build_webmap(case, results: Results, out_path: str | Path, *, online_tiles: 
         page = page.replace("</head>", style + "\n</head>", 1)
     if not online_tiles and cdn_references(page):  # pragma: no cover - a guard against a folium upgrade
         raise FloodkitError(f"webmap: the page would load from the network: {cdn_references(page)[0][:120]}")
-    write_text(out_path, page)
-    report.size_bytes = out_path.stat().st_size
+    if results.run_id or current_run_id():
+        rid = current_run_id() or results.run_id
+        page = page.replace("<head>", f'<head><meta name="floodkit-run-id" content="{rid}">', 1)
+    report.map, report.html, report.size_bytes = m, page, len(page.encode("utf-8"))
+    if out_path is not None:
+        write_text(out_path, page)
+        report.size_bytes = out_path.stat().st_size
     return report
 
 

@@ -144,18 +144,18 @@ class ForecastModel:
             return st.copy() if st.shape[0] == members * len(self.subbasin_ids) else np.tile(st, (members, 1))
         return np.tile(initial_state(condition, self.xaj), (members, 1))
 
+    @property
+    def network(self):
+        """The case's river network (:class:`hydro.network.RiverNetwork`, as ``RiverNetwork.from_case``
+        builds it for the 2-D forcing): the one object both walk, confluences included."""
+        from hydro.network import RiverNetwork
+
+        return RiverNetwork(tuple(self.section_ids), dict(self.downstream), tuple(self.subbasin_ids),
+                            np.asarray(self.outlet), np.asarray(self.area_km2))
+
     def upstream_subbasins(self, section: str) -> np.ndarray:
         """Boolean mask of sub-basins draining to ``section`` (directly or through upstream sections)."""
-        ups = {section}
-        changed = True
-        while changed:
-            changed = False
-            for s, d in self.downstream.items():
-                if d in ups and s not in ups:
-                    ups.add(s)
-                    changed = True
-        idx = [self.section_ids.index(s) for s in ups]
-        return np.isin(self.outlet, idx)
+        return self.network.upstream_subbasins(section)
 
     def run(self, rain_mm: np.ndarray, state: str | float | np.ndarray = "normal") -> tuple[np.ndarray, np.ndarray]:
         """Discharge (members, sections, time) in m3/s for rain (members, time, sub-basins) in mm/h.
@@ -210,6 +210,9 @@ def case_subbasin_rain(case, rain: str | Path | pd.DataFrame | None = None, *, d
     else:
         if isinstance(rain, pd.DataFrame):
             gauges_df, source = rf.validate_hourly(rain, "rain"), "rain"
+        elif hasattr(rain, "dims") and "time" in getattr(rain, "dims", ()):  # a rain grid in memory (DataArray)
+            gauges_df = None
+            df = rf.grid_to_subbasins(rain, sb, str(rain.attrs.get("source", "rain grid")))
         elif isinstance(rain, str) and rain in getattr(case, "events", {}):
             gauges_df, source = case.events[rain], rain
         else:
@@ -333,26 +336,53 @@ def plot_hydrograph(ds, section: str, section_rain: pd.Series, path: Path) -> No
     plt.close(fig)
 
 
-def write_products(case, ds, out_dir: str | Path, model: ForecastModel | None = None, *,
-                   thresholds: pd.DataFrame | None = None, ensemble: pd.DataFrame | None = None,
-                   condition: str = "normal", plots: bool = True) -> dict[str, Path]:
-    """Write forecast.nc, warnings.csv, thresholds.csv and hydrograph_<section>.png into ``out_dir``."""
-    from gis.atomic import atomic_path
+def warning_tables(case, ds, model: ForecastModel | None = None, *, thresholds: pd.DataFrame | None = None,
+                   ensemble: pd.DataFrame | None = None, condition: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The warning table (sections and villages: crossings, leads, action; by rain too) and the
+    critical-rainfall table of a forecast Dataset. ``condition`` defaults to the forecast's
+    antecedent state; ensemble probabilities come from ``ensemble`` or the Dataset's ``p_warning``."""
     from hydro import warnings as wn
     from hydro.thresholds import critical_rainfall
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     model = model or ForecastModel.from_case(case)
+    if condition is None:
+        condition = str(ds.attrs.get("antecedent_state", "normal"))
+        condition = condition if condition in ("dry", "normal", "wet") else "normal"
     if thresholds is None:
         thresholds = critical_rainfall(model, case.villages, case.design_storms)
     sec_rain = upstream_rain(ds, model)
     warn = pd.concat([wn.section_warnings(ds), wn.village_warnings(ds, case.villages)], ignore_index=True)
     by_rain = wn.rain_threshold_check(sec_rain, case.villages, thresholds, condition)
     warn = warn.merge(by_rain, on="id", how="left")
+    if ensemble is None and "p_warning" in ds:
+        ensemble = pd.DataFrame({"section": [str(x) for x in ds["section"].values],
+                                 "p_warning": ds["p_warning"].values, "p_danger": ds["p_danger"].values})
     if ensemble is not None:
         warn = warn.merge(ensemble[["section", "p_warning", "p_danger"]].rename(columns={"section": "id"}),
                           on="id", how="left")
+    return warn, thresholds
+
+
+def write_products(case, ds, out_dir: str | Path, model: ForecastModel | None = None, *,
+                   thresholds: pd.DataFrame | None = None, ensemble: pd.DataFrame | None = None,
+                   condition: str = "normal", plots: bool = True,
+                   warnings: pd.DataFrame | None = None) -> dict[str, Path]:
+    """Write forecast.nc, warnings.csv, thresholds.csv and hydrograph_<section>.png into ``out_dir``
+    (``warnings`` and ``thresholds``: the tables of :func:`warning_tables`, computed when not given)."""
+    from gis.atomic import atomic_path
+    from hydro.thresholds import critical_rainfall
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    model = model or ForecastModel.from_case(case)
+    if warnings is None:
+        warn, thresholds = warning_tables(case, ds, model, thresholds=thresholds, ensemble=ensemble,
+                                          condition=condition)
+    else:
+        warn = warnings
+        if thresholds is None:
+            thresholds = critical_rainfall(model, case.villages, case.design_storms)
+    sec_rain = upstream_rain(ds, model)
     paths = {"forecast": out / "forecast.nc", "warnings": out / "warnings.csv", "thresholds": out / "thresholds.csv"}
     enc = {v: {"zlib": True, "complevel": 4} for v in ds.data_vars}
     with atomic_path(paths["forecast"]) as tmp:
@@ -370,34 +400,53 @@ def write_products(case, ds, out_dir: str | Path, model: ForecastModel | None = 
 
 
 # ----------------------------------------------------------------------------- CLI glue
-def run_forecast(case, out_dir: str | Path, *, rain=None, design_storm: str | None = None,
-                 nowcast: str | Path | None = None, state: str = "normal", members: int = 0,
-                 sigma: float = 0.5, tail_h: int = DEFAULT_TAIL_H, method: str = "thiessen",
-                 say=print) -> dict[str, Path]:
-    """Everything ``floodkit forecast`` does; products are written only once all are computed."""
-    from hydro.thresholds import critical_rainfall
-
-    model = ForecastModel.from_case(case)
+def forecast_case(case, *, rain=None, design_storm: str | None = None, nowcast: str | Path | None = None,
+                  state: str = "normal", members: int = 0, sigma: float = 0.5, tail_h: int = DEFAULT_TAIL_H,
+                  method: str = "thiessen", model: ForecastModel | None = None):
+    """The forecast Dataset of a case for one rain input (gauge CSV, grid, event name, design storm,
+    with an optional nowcast); with ``members`` > 0 also the ensemble probabilities ``p_warning`` /
+    ``p_danger`` per section. Nothing is written."""
+    model = model or ForecastModel.from_case(case)
     r = case_subbasin_rain(case, rain, design_storm=design_storm, nowcast=nowcast, method=method)
     ds, _ = forecast(case, r, state, tail_h, model)
-    ens = None
     if members > 0:
-        from hydro.ensemble import ensemble_table, perturb_forecast, run_ensemble
+        from hydro.ensemble import perturb_forecast, run_ensemble
 
         rr = pd.concat([r[model.subbasin_ids], pd.DataFrame(
             0.0, index=pd.date_range(r.index[-1] + pd.Timedelta(hours=1), periods=tail_h, freq="h"),
             columns=model.subbasin_ids)])
         rr.attrs = dict(r.attrs)
         res = run_ensemble(model, perturb_forecast(rr, members, sigma), state)
-        ens = ensemble_table(model, res)
         ds["p_warning"] = ("section", res["p_warning"])
         ds["p_danger"] = ("section", res["p_danger"])
         ds.attrs["ensemble_members"] = members
-    th = critical_rainfall(model, case.villages, case.design_storms)
-    paths = write_products(case, ds, out_dir, model, thresholds=th, ensemble=ens, condition=state)
-    for j, s in enumerate(model.section_ids):
+    return ds
+
+
+def peak_lines(ds) -> list[str]:
+    """One line per section: peak stage and time against the warning and danger levels."""
+    out = []
+    for j, s in enumerate(ds["section"].values):
         h = ds["stage"].values[:, j]
-        say(f"  {model.section_names[j]} ({s}): peak {h.max():.2f} m at {pd.Timestamp(ds['time'].values[h.argmax()])}"
-            f", warning {model.warning_level_m[j]:.2f} m, danger {model.danger_level_m[j]:.2f} m"
-            + (f", P(warning)={ens['p_warning'][j]:.2f} P(danger)={ens['p_danger'][j]:.2f}" if ens is not None else ""))
+        line = (f"  {ds['section_name'].values[j]} ({s}): peak {h.max():.2f} m at "
+                f"{pd.Timestamp(ds['time'].values[h.argmax()])}, warning {float(ds['warning_level_m'].values[j]):.2f} m, "
+                f"danger {float(ds['danger_level_m'].values[j]):.2f} m")
+        if "p_warning" in ds:
+            line += f", P(warning)={float(ds['p_warning'].values[j]):.2f} P(danger)={float(ds['p_danger'].values[j]):.2f}"
+        out.append(line)
+    return out
+
+
+def run_forecast(case, out_dir: str | Path, *, rain=None, design_storm: str | None = None,
+                 nowcast: str | Path | None = None, state: str = "normal", members: int = 0,
+                 sigma: float = 0.5, tail_h: int = DEFAULT_TAIL_H, method: str = "thiessen",
+                 say=print) -> dict[str, Path]:
+    """Everything ``floodkit forecast`` does; products are written only once all are computed."""
+    model = ForecastModel.from_case(case)
+    ds = forecast_case(case, rain=rain, design_storm=design_storm, nowcast=nowcast, state=state, members=members,
+                       sigma=sigma, tail_h=tail_h, method=method, model=model)
+    warn, th = warning_tables(case, ds, model, condition=state)
+    paths = write_products(case, ds, out_dir, model, thresholds=th, warnings=warn, condition=state)
+    for line in peak_lines(ds):
+        say(line)
     return paths

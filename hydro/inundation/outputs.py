@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from gis.atomic import atomic_path, write_text
+from gis.atomic import atomic_path, gpkg_metadata, write_text
 
 from .simulation import BALANCE_COLUMNS, Simulation
 
@@ -144,7 +144,7 @@ def write_extent(ds: xr.Dataset, path: str | Path, threshold_m: float = 0.1) -> 
     gdf = extent_polygons(ds, threshold_m)
     with atomic_path(path) as tmp:
         named = tmp.with_name(tmp.name + ".gpkg")  # GDAL wants the .gpkg extension
-        gdf.to_file(named, driver="GPKG", layer="extent")
+        gdf.to_file(named, driver="GPKG", layer="extent", engine="pyogrio", **gpkg_metadata())
         named.replace(tmp)
     return Path(path)
 
@@ -154,23 +154,52 @@ def water_balance(sim: Simulation) -> pd.DataFrame:
     return pd.DataFrame(sim.balance_rows, columns=list(BALANCE_COLUMNS))
 
 
-def write_products(sim: Simulation, out_dir: str | Path, transform=None, crs=None, start_time=None,
-                   summary_json: str | Path | None = None, extra_summary: dict | None = None) -> xr.Dataset:
-    """Write ``inundation.nc``, ``extent.gpkg``, ``water_balance.csv`` and ``summary.json`` into ``out_dir``."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+def product_dataset(sim: Simulation, transform=None, crs=None, start_time=None,
+                    extra_summary: dict | None = None) -> xr.Dataset:
+    """:func:`to_dataset` plus the run summary (JSON attr ``summary_json``) and the water balance
+    (``balance_*`` variables, m3, on ``balance_time``, seconds): the whole in-memory product."""
     ds = to_dataset(sim, transform, crs, start_time)
-    write_netcdf(ds, out / "inundation.nc")
-    write_extent(ds, out / "extent.gpkg", sim.options.h_arrival)
-    write_text(out / "water_balance.csv", water_balance(sim).to_csv(index=False, float_format="%.6g"))
     summary = sim.summary()
     mx = ds["max_depth_m"].values
     summary["flooded_cells"] = int(np.nansum(mx >= sim.options.h_arrival))
     summary["flooded_area_km2"] = summary["flooded_cells"] * sim.area / 1e6
     summary["max_depth_m"] = float(np.nanmax(mx)) if np.isfinite(mx).any() else 0.0
     summary.update(extra_summary or {})
-    text = json.dumps(summary, ensure_ascii=False, indent=2)
+    ds.attrs["summary_json"] = json.dumps(summary, ensure_ascii=False)
+    for k in ("flooded_area_km2", "max_depth_m", "volume_error_relative"):
+        if summary.get(k) is not None:
+            ds.attrs[k] = float(summary[k])
+    wb = water_balance(sim)
+    ds = ds.assign_coords(balance_time=("balance_time", wb["time_s"].to_numpy(float)))
+    for c in wb.columns[1:]:
+        ds[f"balance_{c}"] = ("balance_time", wb[c].to_numpy(float), {"units": "m3", "long_name": f"cumulative {c}"})
+    return ds
+
+
+def balance_table(ds: xr.Dataset) -> pd.DataFrame:
+    """The water-balance table back from a product Dataset (see :func:`product_dataset`)."""
+    cols = [c for c in BALANCE_COLUMNS[1:] if f"balance_{c}" in ds]
+    data = {"time_s": ds["balance_time"].values} if "balance_time" in ds.coords else {}
+    data.update({c: ds[f"balance_{c}"].values for c in cols})
+    return pd.DataFrame(data)
+
+
+def write_dataset_products(ds: xr.Dataset, out_dir: str | Path, summary_json: str | Path | None = None) -> None:
+    """Write ``inundation.nc``, ``extent.gpkg``, ``water_balance.csv`` and ``summary.json`` of a product Dataset."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    write_netcdf(ds, out / "inundation.nc")
+    write_extent(ds, out / "extent.gpkg", float(ds["arrival_time_s"].attrs.get("threshold_m", 0.1)))
+    write_text(out / "water_balance.csv", balance_table(ds).to_csv(index=False, float_format="%.6g"))
+    text = json.dumps(json.loads(ds.attrs.get("summary_json", "{}")), ensure_ascii=False, indent=2)
     write_text(out / "summary.json", text)
     if summary_json is not None:
         write_text(summary_json, text)
+
+
+def write_products(sim: Simulation, out_dir: str | Path, transform=None, crs=None, start_time=None,
+                   summary_json: str | Path | None = None, extra_summary: dict | None = None) -> xr.Dataset:
+    """Write ``inundation.nc``, ``extent.gpkg``, ``water_balance.csv`` and ``summary.json`` into ``out_dir``."""
+    ds = product_dataset(sim, transform, crs, start_time, extra_summary)
+    write_dataset_products(ds, out_dir, summary_json)
     return ds

@@ -10,12 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 
 from gis.errors import InputError
 
 from .forcing import Hydrograph, Rain
 from .io import check_same_grid, location_cells, read_hydrographs, read_rain, read_raster, value_or_raster
-from .outputs import write_products
+from .outputs import product_dataset, write_dataset_products, write_products
 from .simulation import Simulation, SimulationOptions
 
 
@@ -115,8 +116,8 @@ def floor_share(case, mask_full: np.ndarray) -> pd.Series:
     return pd.Series(np.where(total > 0, floor / np.maximum(total, 1), 0.0), index=[str(i) for i in sb["id"]])
 
 
-def _forecast_forcing(case, forecast_path: Path, dem, share: pd.Series) -> tuple[Rain | None, list[Hydrograph],
-                                                                                  pd.Timestamp, float, dict]:
+def _forecast_forcing(case, forecast, dem, share: pd.Series, network=None) -> tuple[Rain | None, list[Hydrograph],
+                                                                            pd.Timestamp, float, dict]:
     """Rain and section inflows for the valley floor from the forecast, each drop counted once.
 
     The forecast's discharge already holds the runoff of the valley floor itself, which the 2-D model
@@ -128,27 +129,27 @@ def _forecast_forcing(case, forecast_path: Path, dem, share: pd.Series) -> tuple
     """
     import xarray as xr
 
-    from hydro.forecast import ForecastModel
+    from hydro.network import RiverNetwork
 
-    fc = xr.open_dataset(forecast_path)
+    fc = forecast if isinstance(forecast, xr.Dataset) else xr.open_dataset(forecast)
     times = pd.to_datetime(fc["time"].values)
     start = times[0]
     t_s = np.asarray((times - start).total_seconds(), float)
-    model = ForecastModel.from_case(case)  # sub-basin areas, outlet sections and the upstream walk
-    area = pd.Series(model.area_km2 * 1e6, index=model.subbasin_ids)
+    model = net = network or RiverNetwork.from_case(case)  # the network the forecast walks (no ratings rebuilt)
+    area = pd.Series(model.area_km2 * 1e6, index=list(model.subbasin_ids))
     q = fc["discharge"].transpose("time", "section")
     ids = [str(s) for s in q["section"].values]
     sec = case.sections.set_index("id")
-    up = {str(r.downstream): str(i) for i, r in sec.iterrows() if isinstance(r.downstream, str) and r.downstream}
     notes: dict = {"floor_share_removed_from_inflow": {}}
     inflows = []
     for sid in ids:
         if sid not in sec.index:
             continue
         qs = q.sel(section=sid).values.astype(float)
-        if sid in up and up[sid] in ids:
-            qs = np.maximum(qs - q.sel(section=up[sid]).values.astype(float), 0.0)
-        lateral = area.index[model.outlet == model.section_ids.index(sid)] if sid in model.section_ids else []
+        ups = [u for u in net.upstream(sid) if u in ids]
+        if ups:  # the growth since every section directly upstream (at a confluence, all of them)
+            qs = np.maximum(qs - sum(q.sel(section=u).values.astype(float) for u in ups), 0.0)
+        lateral = area.index[net.lateral_subbasins(sid)] if sid in net.section_ids else []
         cut = float((share[lateral] * area[lateral]).sum() / area[lateral].sum()) if len(lateral) else 0.0
         notes["floor_share_removed_from_inflow"][sid] = round(cut, 4)
         g = sec.loc[sid].geometry
@@ -156,8 +157,8 @@ def _forecast_forcing(case, forecast_path: Path, dem, share: pd.Series) -> tuple
         inflows.append(Hydrograph(f"section {sid}", rows, cols, t_s, np.nan_to_num(qs) * (1.0 - cut)))
     rain = None
     if "rain_mm_per_h" in fc:
-        rr = np.nan_to_num(fc["rain_mm_per_h"].transpose("time", "subbasin").sel(subbasin=model.subbasin_ids).values)
-        w = (share.reindex(model.subbasin_ids).fillna(0.0) * area).to_numpy()
+        rr = np.nan_to_num(fc["rain_mm_per_h"].transpose("time", "subbasin").sel(subbasin=list(model.subbasin_ids)).values)
+        w = (share.reindex(list(model.subbasin_ids)).fillna(0.0) * area).to_numpy()
         floor_rain = rr @ w / w.sum() if w.sum() > 0 else rr.mean(axis=1)
         # the forecast's runoff ratio over the catchment of the last section
         m = model.upstream_subbasins(ids[-1])
@@ -173,21 +174,29 @@ def _forecast_forcing(case, forecast_path: Path, dem, share: pd.Series) -> tuple
     return rain, inflows, start, float(max(t_end, 3600.0)), notes
 
 
-def run_stage(case, out_dir: Path, forecast_path: Path | None, say: Callable[[str], None] = print,
-              max_duration_s: float = 12 * 3600.0, storm: str = "50y") -> dict:
-    """The ``inundation`` stage of ``cli.py run``: the valley floor of the case, rain on the grid and
-    (when the forecast ran) the forecast discharge entering at the sections; free outflow at the edges."""
+def inundate_case(case, forecast=None, say: Callable[[str], None] = print, max_duration_s: float = 12 * 3600.0,
+                  storm: str = "50y", duration_s: float | None = None, output_interval_s: float = 1800.0,
+                  backend: str = "cpu", options: SimulationOptions | None = None) -> xr.Dataset | None:
+    """The valley floor of the case, rain on the grid and (with a forecast) the forecast discharge
+    entering at the sections; free outflow at the edges. Returns the inundation Dataset (see
+    CONTRIBUTING.md), its run summary as the JSON attr ``summary_json`` and the water balance as
+    ``balance_*`` variables on ``balance_time``; None when there is neither forecast nor design storm.
+
+    ``forecast`` is the forecast Dataset (or a path to forecast.nc); ``duration_s`` overrides the
+    default run length (to one hour past the peak at the last section, at most ``max_duration_s``).
+    """
     from hydro.rainfall import design_storm
 
+    if forecast is not None and not isinstance(forecast, xr.Dataset):
+        forecast = xr.open_dataset(forecast) if Path(forecast).exists() else None
     mask_full = valley_floor_mask(case)
     rows, cols = np.nonzero(mask_full)
     win = (slice(rows.min(), rows.max() + 1), slice(cols.min(), cols.max() + 1))
     dem = case.dem.isel(y=win[0], x=win[1])  # crop to the valley floor's bounding box
     mask = mask_full[win]
     z = np.where(mask, dem.values, np.nan)
-    if forecast_path is not None and Path(forecast_path).exists():
-        rain, inflows, start, dur, notes = _forecast_forcing(case, Path(forecast_path), dem,
-                                                             floor_share(case, mask_full))
+    if forecast is not None:
+        rain, inflows, start, dur, notes = _forecast_forcing(case, forecast, dem, floor_share(case, mask_full))
         inflows = [h for h in inflows if mask[h.rows, h.cols].all()]
         cut = ", ".join(f"{k} {100 * v:.0f} %" for k, v in notes["floor_share_removed_from_inflow"].items())
         say(f"  forcing: forecast discharge at {len(inflows)} section(s) less the floor's own share ({cut}), "
@@ -195,13 +204,13 @@ def run_stage(case, out_dir: Path, forecast_path: Path | None, say: Callable[[st
     else:
         if case.design_storms is None or storm not in case.design_storms.index:
             say("  no forecast and no design storm; skipped")
-            return {}
+            return None
         df = design_storm(case.design_storms, storm)
         start = df.index[0]
         rain = Rain(np.arange(len(df)) * 3600.0, df.iloc[:, 0].to_numpy(float))
         inflows, dur, notes = [], len(df) * 3600.0 + 3600.0, {}
         say(f"  forcing: design storm {storm} rain on the grid (no forecast discharge)")
-    dur = min(dur, max_duration_s)
+    dur = float(duration_s) if duration_s is not None else min(dur, max_duration_s)
     n = case.manning.values[win] if hasattr(case.manning, "values") else float(case.manning)
     if np.ndim(n):
         n = np.where(mask, np.nan_to_num(n, nan=0.05), np.nan)
@@ -209,17 +218,28 @@ def run_stage(case, out_dir: Path, forecast_path: Path | None, say: Callable[[st
     t = dem.rio.transform()
     # 32-cell tiles follow the thin valley-floor band more closely than 64
     sim = Simulation(z, abs(t.a), abs(t.e), n, 0.0, rain=rain, inflows=inflows, boundary="open",
-                     options=SimulationOptions(tile_size=32), transform=t)
+                     options=options or SimulationOptions(tile_size=32), transform=t, backend=backend)
     say(f"  2-D valley floor: {sim.n_valid:,} cells at {abs(t.a):g} m, {dur / 3600:.1f} h simulated")
     t0 = time.perf_counter()
-    sim.run(dur, output_interval_s=1800.0, progress=False)
+    sim.run(dur, output_interval_s=output_interval_s, progress=False)
     extra = {"domain": "valley floor: valid cells within 300 m of the rivers", "start_time": start.isoformat(),
              **notes}
-    write_products(sim, out_dir, t, dem.rio.crs, start, extra_summary=extra)
-    s = json.loads((Path(out_dir) / "summary.json").read_text(encoding="utf-8"))
-    say(f"  {s['steps']} steps ({s['lts_cycles']} cycles) in {time.perf_counter() - t0:.1f} s; flooded {s['flooded_area_km2']:.2f} km2, "
-        f"max depth {s['max_depth_m']:.2f} m, volume error {s['volume_error_relative']:.1e}")
-    return s
+    ds = product_dataset(sim, t, dem.rio.crs, start, extra_summary=extra)
+    s = json.loads(ds.attrs["summary_json"])
+    say(f"  {s['steps']} steps ({s['lts_cycles']} cycles) in {time.perf_counter() - t0:.1f} s; flooded "
+        f"{s['flooded_area_km2']:.2f} km2, max depth {s['max_depth_m']:.2f} m, volume error "
+        f"{s['volume_error_relative']:.1e}")
+    return ds
 
 
-__all__ = ["check_same_grid", "floor_share", "run_stage", "simulate_files", "valley_floor_mask"]
+def run_stage(case, out_dir: Path, forecast_path: Path | None, say: Callable[[str], None] = print,
+              max_duration_s: float = 12 * 3600.0, storm: str = "50y") -> dict:
+    """:func:`inundate_case` with its products written into ``out_dir``; returns the summary."""
+    ds = inundate_case(case, forecast_path, say, max_duration_s, storm)
+    if ds is None:
+        return {}
+    write_dataset_products(ds, out_dir)
+    return json.loads(ds.attrs["summary_json"])
+
+
+__all__ = ["check_same_grid", "floor_share", "inundate_case", "run_stage", "simulate_files", "valley_floor_mask"]

@@ -100,6 +100,31 @@ class Simulation:
     options: SimulationOptions = field(default_factory=SimulationOptions)
     backend: str = "cpu"
     transform: object = None
+    crs: object = None  # the grid's CRS, carried into the results (see from_dem / to_dataset)
+
+    @classmethod
+    def from_dem(cls, dem, manning=0.05, initial_depth=0.0, **kwargs) -> Simulation:
+        """A simulation on a georeferenced DEM (an xarray DataArray with ``.rio`` transform and CRS,
+        nodata as NaN): cell sizes, transform and CRS are taken from it, so :meth:`to_dataset` needs
+        no georeference again. ``manning`` and ``initial_depth`` may be numbers, arrays or
+        DataArrays on the DEM grid; the other keywords are the class's fields."""
+        import rioxarray  # noqa: F401 - registers the .rio accessor
+
+        t = dem.rio.transform()
+        z = np.asarray(dem.values, dtype=float)
+        nodata = dem.rio.nodata
+        if nodata is not None and np.isfinite(nodata):
+            z = np.where(z == nodata, np.nan, z)
+        val = [np.asarray(v.values if hasattr(v, "values") else v, float) if np.ndim(v) or hasattr(v, "values")
+               else v for v in (manning, initial_depth)]
+        return cls(z, abs(t.a), abs(t.e), val[0], val[1], transform=t, crs=dem.rio.crs, **kwargs)
+
+    def to_dataset(self, start_time=None):
+        """The results so far as an xarray Dataset on the DEM's grid, with its CRS (see
+        :func:`hydro.inundation.outputs.product_dataset`)."""
+        from .outputs import product_dataset
+
+        return product_dataset(self, self.transform, self.crs, start_time)
 
     def __post_init__(self) -> None:
         o = self.options

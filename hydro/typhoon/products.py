@@ -25,12 +25,14 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from gis.atomic import atomic_path, write_text
+from gis.atomic import atomic_path, gpkg_metadata, write_text
 from gis.errors import InputError
 
 from .circles import deadline_timeline, point_timing, town_timing
@@ -58,13 +60,46 @@ def _fmt_times(df: pd.DataFrame, cols) -> pd.DataFrame:
     return df
 
 
-def run_typhoon(track_path: str | Path, case, out_dir: str | Path, fmt: str = "auto", storm: str | None = None,
+def run_typhoon(track_path: str | Path, case, out_dir: str | Path | None, fmt: str = "auto", storm: str | None = None,
                 rules_path: str | Path | None = None, rain_res_m: float = RAIN_RES_M,
                 swath_res_deg: float = SWATH_RES_DEG, say=print) -> dict:
-    """Compute every typhoon product for ``case`` (a loaded :class:`gis.case.Case`) and write them to ``out_dir``.
+    """Compute every typhoon product for ``case`` (a loaded :class:`gis.case.Case`) and write them to
+    ``out_dir`` (None: nothing written). Returns the summary dict."""
+    return compute_typhoon(track_path, case, out_dir, fmt, storm, rules_path, rain_res_m, swath_res_deg, say).summary
+
+
+@dataclass
+class TyphoonResult:
+    """The typhoon stage's product: ``summary``, the rain grid ``rain`` (Dataset, case CRS), the
+    track's ``fixes`` and ``line`` and the wind ``circles`` (GeoDataFrames, WGS84); ``write(dir)``
+    writes every file (see CONTRIBUTING.md)."""
+
+    summary: dict
+    rain: object
+    fixes: object
+    line: object
+    circles: object
+    write: Callable[[str | Path], None]
+
+    @property
+    def track(self):
+        """Fixes (Points) and path (LineString) in one GeoDataFrame, as the maps draw them."""
+        import geopandas as gpd
+
+        return gpd.GeoDataFrame(pd.concat([self.line, self.fixes], ignore_index=True), crs="EPSG:4326")
+
+    def __repr__(self) -> str:
+        s = self.summary
+        return (f"<TyphoonResult {s['storm']}: peak {s['peak_wind_m_per_s']:.0f} m/s, max rain "
+                f"{s['max_total_rain_mm']} mm, triggers fired: {', '.join(s['triggers_fired']) or 'none'}>")
+
+
+def compute_typhoon(track_path: str | Path, case, out_dir: str | Path | None = None, fmt: str = "auto",
+                    storm: str | None = None, rules_path: str | Path | None = None, rain_res_m: float = RAIN_RES_M,
+                    swath_res_deg: float = SWATH_RES_DEG, say=print) -> TyphoonResult:
+    """Every typhoon product for ``case``, in memory (written to ``out_dir`` when given).
 
     All products are computed before the first file is written, so bad input leaves no partial output.
-    Returns the summary dict.
     """
     import geopandas as gpd
     from shapely.geometry import LineString, Point, Polygon
@@ -162,37 +197,42 @@ def run_typhoon(track_path: str | Path, case, out_dir: str | Path, fmt: str = "a
     }
 
     # --- write (everything is computed; no partial products on bad input)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    write_text(out / "wind_villages.csv", _fmt_times(wind_rows, ["time"]).to_csv(index=False))
-    cols = ["kind", "id", "name", "town", "circle_level", "threshold_m_per_s", "arrival", "leaving", "duration_h",
-            "max_wind_m_per_s", "time_of_max", "note"]
-    write_text(out / "circles.csv", _fmt_times(timing[cols], ["arrival", "leaving", "time_of_max"])
-               .round({"duration_h": 2, "max_wind_m_per_s": 2}).to_csv(index=False))
-    write_text(out / "deadlines.csv", _fmt_times(deadlines, ["time"]).to_csv(index=False))
-    write_text(out / "circle_radii.csv", _fmt_times(radii_tab, ["time"]).round(3).to_csv(index=False))
-    with atomic_path(out / "swath.nc") as tmp:
-        swath.to_netcdf(tmp, engine="h5netcdf", encoding=_zlib(swath, ("max_wind_m_per_s", "max_level")))
-    with atomic_path(out / "rain.nc") as tmp:
-        rain_ds.to_netcdf(tmp, engine="h5netcdf", encoding=_zlib(rain_ds, ("rain_mm_per_h",)))
-    rg = rain_gauges.round(3)
-    rg.index = rg.index.strftime(TIME_FMT)
-    write_text(out / "rain_gauges.csv", rg.to_csv(index_label="time"))
-    write_text(out / "triggers.json", json.dumps({"track": summary["track"], "storm": name, "synthetic": synthetic,
-                                                  "rules": trig}, ensure_ascii=False, indent=2))
-    features = json.loads(line.to_json())["features"] + json.loads(fixes.to_json())["features"]
-    write_text(out / "track.geojson", json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False))
-    write_text(out / "circles.geojson", circles_gdf.to_json(ensure_ascii=False) if len(circles_gdf) else
-               json.dumps({"type": "FeatureCollection", "features": []}))
-    with tempfile.TemporaryDirectory(dir=out, prefix=".typhoon-gpkg-") as d:
-        tmp = Path(d) / "typhoon.gpkg"  # GDAL wants the .gpkg extension, so not atomic_path's .part
-        fixes.to_file(tmp, layer="track_points", driver="GPKG")
-        line.to_file(tmp, layer="track_line", driver="GPKG")
-        if len(circles_gdf):
-            circles_gdf.to_file(tmp, layer="circles", driver="GPKG")
-        os.replace(tmp, out / "typhoon.gpkg")
-    write_text(out / "summary.json", json.dumps(summary, ensure_ascii=False, indent=2))
-    return summary
+    def write(out_dir: str | Path) -> None:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        write_text(out / "wind_villages.csv", _fmt_times(wind_rows, ["time"]).to_csv(index=False))
+        cols = ["kind", "id", "name", "town", "circle_level", "threshold_m_per_s", "arrival", "leaving", "duration_h",
+                "max_wind_m_per_s", "time_of_max", "note"]
+        write_text(out / "circles.csv", _fmt_times(timing[cols], ["arrival", "leaving", "time_of_max"])
+                   .round({"duration_h": 2, "max_wind_m_per_s": 2}).to_csv(index=False))
+        write_text(out / "deadlines.csv", _fmt_times(deadlines, ["time"]).to_csv(index=False))
+        write_text(out / "circle_radii.csv", _fmt_times(radii_tab, ["time"]).round(3).to_csv(index=False))
+        with atomic_path(out / "swath.nc") as tmp:
+            swath.to_netcdf(tmp, engine="h5netcdf", encoding=_zlib(swath, ("max_wind_m_per_s", "max_level")))
+        with atomic_path(out / "rain.nc") as tmp:
+            rain_ds.to_netcdf(tmp, engine="h5netcdf", encoding=_zlib(rain_ds, ("rain_mm_per_h",)))
+        rg = rain_gauges.round(3)
+        rg.index = rg.index.strftime(TIME_FMT)
+        write_text(out / "rain_gauges.csv", rg.to_csv(index_label="time"))
+        write_text(out / "triggers.json", json.dumps({"track": summary["track"], "storm": name, "synthetic": synthetic,
+                                                      "rules": trig}, ensure_ascii=False, indent=2))
+        features = json.loads(line.to_json())["features"] + json.loads(fixes.to_json())["features"]
+        write_text(out / "track.geojson", json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False))
+        write_text(out / "circles.geojson", circles_gdf.to_json(ensure_ascii=False) if len(circles_gdf) else
+                   json.dumps({"type": "FeatureCollection", "features": []}))
+        with tempfile.TemporaryDirectory(dir=out, prefix=".typhoon-gpkg-") as d:
+            tmp = Path(d) / "typhoon.gpkg"  # GDAL wants the .gpkg extension, so not atomic_path's .part
+            fixes.to_file(tmp, layer="track_points", driver="GPKG", engine="pyogrio", **gpkg_metadata())
+            line.to_file(tmp, layer="track_line", driver="GPKG")
+            if len(circles_gdf):
+                circles_gdf.to_file(tmp, layer="circles", driver="GPKG")
+            os.replace(tmp, out / "typhoon.gpkg")
+        write_text(out / "summary.json", json.dumps(summary, ensure_ascii=False, indent=2))
+
+    result = TyphoonResult(summary, rain_ds, fixes, line, circles_gdf, write)
+    if out_dir is not None:
+        result.write(out_dir)
+    return result
 
 
 def _zlib(ds, names) -> dict:
