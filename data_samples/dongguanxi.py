@@ -342,10 +342,17 @@ def _vectors(seed: int, dem30: np.ndarray, transform30) -> dict:
         bank = bed + float(main.bank_h[i])
         slope = float((main.z_bed[i + 40] - main.z_bed[i - 40]) / (main.s[i + 40] - main.s[i - 40]))
         down = SECTIONS[j + 1] if j + 1 < len(SECTIONS) else None
+        # bank tops of the main channel (the recipe's channel half-width either side of the centre line)
+        mid = float(prof[-1, 0]) / 2.0
+        half_c = round(float(main.half_channel[i]), 1)
         rows.append({
             "id": SECTION_IDS[name], "name": name,
             "profile": ";".join(f"{a:g},{b:g}" for a, b in prof),
             "bed_slope": round(slope, 5), "manning_n": 0.05,  # cobble-and-boulder mountain stream (Chow 1959)
+            # conveyance subdivision (HEC-RAS): main channel between the bank tops, cobble and boulder bed
+            # n = 0.045; valley-floor fields, hedges and houses n = 0.07 (Chow 1959, table 5-6 ranges)
+            "left_bank_m": round(mid - half_c, 1), "right_bank_m": round(mid + half_c, 1),
+            "channel_n": 0.045, "overbank_n": 0.07,
             "bed_elev_m": round(bed, 2),
             "warning_level_m": round(bank - 0.5, 2), "danger_level_m": round(bank + 0.5, 2),
             "downstream": SECTION_IDS[down[0]] if down else "",
