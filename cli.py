@@ -172,9 +172,11 @@ def cmd_forecast(args: argparse.Namespace) -> int:
         raise FloodkitError("forecast: give exactly one of --rain FILE|EVENT or --design-storm NAME")
     case = load_case(args.case)
     t0 = time.perf_counter()
+    from hydro.rainfall import parse_step
+
     paths = run_forecast(case, args.out, rain=args.rain, design_storm=args.design_storm, nowcast=args.nowcast,
                          state=args.state, members=args.members, sigma=args.sigma, tail_h=args.tail,
-                         method=args.areal, say=_say)
+                         method=args.areal, step_min=parse_step(args.step), observed=args.observed, say=_say)
     _say(f"wrote {', '.join(p.name for p in paths.values())} to {args.out} in {time.perf_counter() - t0:.1f} s")
     return 0
 
@@ -217,11 +219,15 @@ def _stage_forecast(case_dir: Path, out: Path, ctx: dict) -> None:
         else:
             _say("  no rainfall given and none in the case; skipped")
             return
-    _say(f"  rain: {'design storm ' + storm if storm else rain}")
+    from hydro.rainfall import parse_step
+
+    step = parse_step(getattr(args, "step", None))
+    _say(f"  rain: {'design storm ' + storm if storm else rain}" + (f", step {step:g} min" if step else ""))
+    kw = {"step_min": step, "observed": getattr(args, "observed", None), "say": _say}
     if storm:
-        run_forecast(case, out / "forecast", design_storm=storm, say=_say)
+        run_forecast(case, out / "forecast", design_storm=storm, **kw)
     else:
-        run_forecast(case, out / "forecast", rain=rain, say=_say)
+        run_forecast(case, out / "forecast", rain=rain, **kw)
     ctx["forecast"] = out / "forecast" / "forecast.nc"
 
 
@@ -239,6 +245,10 @@ def _add_forecast_parser(sub: argparse._SubParsersAction) -> None:
     f.add_argument("--sigma", type=float, default=0.5, help="log-sd of the ensemble rain factors (default 0.5)")
     f.add_argument("--tail", type=int, default=24, help="dry hours simulated after the rain (default 24)")
     f.add_argument("--areal", default="thiessen", choices=["thiessen", "idw"], help="gauge -> sub-basin method")
+    f.add_argument("--step", default=None, help="forecast time step, 5-60 min dividing the hour: 15, 15min or 1h "
+                   "(default: the rain's own step; design storms hourly). Rain at another step is split or summed")
+    f.add_argument("--observed", default=None, help="observed levels/discharges for real-time correction (实时校正): "
+                   "CSV time,section,stage_m|discharge_m3_per_s (README); corrected and uncorrected in forecast.nc")
     f.add_argument("--out", required=True, help="output folder")
     f.set_defaults(func=cmd_forecast)
     c = sub.add_parser("calibrate", help="fit forecast parameters to observed events (differential evolution)",
@@ -489,6 +499,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--rain", help="rainfall to forecast: hourly gauge CSV, gridded NetCDF, or an event name of "
                    "the case (default: case.toml [run] scenario, else the heaviest event)")
     s.add_argument("--design-storm", help="forecast a design storm of the case instead, e.g. 50y")
+    s.add_argument("--step", default=None, help="forecast time step, 5-60 min: 15, 15min or 1h (default hourly)")
+    s.add_argument("--observed", default=None, help="observed levels/discharges CSV for real-time correction")
     s.add_argument("--stages", default="", help="comma-separated stages to run (default: all): "
                    + ",".join(STAGE_ORDER[1:]))
     s.set_defaults(func=cmd_run)
