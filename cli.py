@@ -233,11 +233,13 @@ def _stage_forecast(case_dir: Path, out: Path, ctx: dict) -> None:
 
 def _add_forecast_parser(sub: argparse._SubParsersAction) -> None:
     f = sub.add_parser("forecast", help="rainfall -> water level, velocity, warnings and critical rainfall",
-                       description="Xinanjiang runoff, Nash unit hydrograph, Muskingum-Cunge routing and Manning "
-                       "stage at every section. Writes forecast.nc, warnings.csv, thresholds.csv and "
-                       "hydrograph_<section>.png.")
+                       description="Xinanjiang runoff, Nash unit hydrograph, variable-parameter Muskingum-Cunge "
+                       "routing and a subdivided-conveyance Manning rating (stage, mean and main-channel velocity) at "
+                       "every section, at any step of 5-60 min, optionally corrected with observations. Writes "
+                       "forecast.nc, warnings.csv, thresholds.csv and hydrograph_<section>.png.")
     f.add_argument("case", help="case folder (holding case.toml)")
-    f.add_argument("--rain", help="hourly gauge CSV, gridded rain NetCDF/GeoTIFF, or an event name of the case")
+    f.add_argument("--rain", help="gauge CSV (depth per row's step, 5-60 min), gridded rain NetCDF/GeoTIFF, or an "
+                   "event name of the case")
     f.add_argument("--design-storm", help="design storm name from design_storms.csv, e.g. 50y")
     f.add_argument("--nowcast", help="gridded nowcast/forecast NetCDF appended after the rain (issue_time kept)")
     f.add_argument("--state", default="normal", choices=["dry", "normal", "wet"], help="antecedent soil moisture")

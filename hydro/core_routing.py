@@ -60,14 +60,29 @@ def muskingum_rows(inflow, c0, c1, c2, n_reach, n_sub, out):
             out[m, t] = x
 
 
+@njit(cache=True, inline="always")
+def _lookup(q, dq, tab):
+    """Linear interpolation in a table on the uniform grid 0, dq, 2 dq, ... (clamped at both ends)."""
+    f = q / dq
+    if f <= 0.0:
+        return tab[0]
+    n = tab.shape[0] - 1
+    if f >= n:
+        return tab[n]
+    i = int(f)
+    w = f - i
+    return tab[i] * (1.0 - w) + tab[i + 1] * w
+
+
 @njit(cache=True)
-def muskingum_cunge_vp_rows(inflow, q_tab, c_tab, b_tab, slope, dx, dt_sub, n_reach, n_sub, out):
+def muskingum_cunge_vp_rows(inflow, dq, c_tab, b_tab, slope, dx, dt_sub, n_reach, n_sub, out):
     """Variable-parameter Muskingum-Cunge (Ponce & Chaganti 1994, J. Hydrol. 162, 433-439).
 
     Each row of ``inflow`` (nm, nt) is routed through ``n_reach`` sub-reaches of length ``dx`` with
     ``n_sub`` sub-steps of ``dt_sub`` seconds per step (inflow linear in between). At every sub-step
-    and sub-reach the celerity c and top width B are read from the rating table (``q_tab`` ->
-    ``c_tab``, ``b_tab``) at the three-point reference discharge (I1 + I2 + O1) / 3, and
+    and sub-reach the celerity c and top width B are read from the rating's tables ``c_tab`` and ``b_tab``
+    on the uniform discharge grid 0, ``dq``, 2 ``dq``, ... at the three-point reference discharge
+    (I1 + I2 + O1) / 3, and
 
         K = dx / c,  C = c dt / dx,  X = (1 - Q / (B S0 c dx)) / 2  (Cunge 1969),
         O2 = C0 I2 + C1 I1 + C2 O1 with the Muskingum coefficients of K and X,
@@ -92,10 +107,10 @@ def muskingum_cunge_vp_rows(inflow, q_tab, c_tab, b_tab, slope, dx, dt_sub, n_re
                 x_in = a + (b - a) * k / n_sub
                 for r in range(n_reach):
                     qref = (i_prev[r] + x_in + o[r]) / 3.0
-                    c = np.interp(qref, q_tab, c_tab)
+                    c = _lookup(qref, dq, c_tab)
                     if c < 1e-6:  # a guard against division by zero, not a floor on the physics
                         c = 1e-6
-                    width = np.interp(qref, q_tab, b_tab)
+                    width = _lookup(qref, dq, b_tab)
                     if width < 1e-3:
                         width = 1e-3
                     courant = c * dt_sub / dx

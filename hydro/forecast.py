@@ -345,7 +345,7 @@ def plot_hydrograph(ds, section: str, section_rain: pd.Series, path: Path) -> No
     ax2.axvline(pd.Timestamp(ds.attrs["issue_time"]), color="grey", lw=0.8)
     ax2.set_ylabel("stage m")
     ax3 = ax2.twinx()
-    ax3.plot(t, sub["velocity"].values, color="tab:green", lw=0.8, ls=":", label="mean velocity")
+    ax3.plot(t, sub["velocity"].values, color="tab:green", lw=0.8, ls=":", label=("断面平均流速" if cjk else "mean velocity"))
     if "channel_velocity" in sub:
         ax3.plot(t, sub["channel_velocity"].values, color="tab:green", lw=1.2,
                  label=("主槽流速" if cjk else "main-channel velocity"))

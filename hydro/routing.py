@@ -171,11 +171,13 @@ def route_variable(inflow: np.ndarray, length_m: float, slope: float, rating: Ra
     c_max = max(float(rating.celerity_m_per_s[:upto].max()), 1e-3)
     dt_s = dt_h * 3600.0
     _, n_reach, n_sub = _grid(length_m, c_max, dt_s)
+    # celerity and top width on a uniform discharge grid up to twice the largest inflow (O(1) lookups)
+    q_grid = np.linspace(0.0, 2.0 * q_hi, 1025)
+    c_grid = np.interp(q_grid, qt, rating.celerity_m_per_s)
+    b_grid = np.interp(rating.stage(q_grid), rating.level_m, rating.top_width_m)
     out = np.empty_like(inflow)
-    core.muskingum_cunge_vp_rows(inflow, np.ascontiguousarray(qt, dtype=np.float64),
-                                 np.ascontiguousarray(rating.celerity_m_per_s, dtype=np.float64),
-                                 np.ascontiguousarray(rating.top_width_m, dtype=np.float64),
-                                 max(slope, 1e-5), length_m / n_reach, dt_s / n_sub, n_reach, n_sub, out)
+    core.muskingum_cunge_vp_rows(inflow, float(q_grid[1]), c_grid, b_grid, max(slope, 1e-5), length_m / n_reach,
+                                 dt_s / n_sub, n_reach, n_sub, out)
     return out
 
 

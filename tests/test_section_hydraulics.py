@@ -262,3 +262,17 @@ def test_cli_bank_outside_profile_is_one_line_exit_2(sample, tmp_path, capsys):
     rc = cli.main(["forecast", str(root), "--design-storm", "50y", "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "绍鲁" in err[0] and "outside the profile" in err[0]
+
+
+def test_cli_non_monotonic_rating_is_one_line_exit_2(sample, tmp_path, capsys):
+    import geopandas as gpd
+
+    import cli
+
+    root = _sample_copy(tmp_path)
+    sec = gpd.read_file(root / "sections.geojson")
+    sec.loc[1, ["left_bank_m", "right_bank_m"]] = np.nan  # 白鹤 as one channel over its flat valley floor
+    sec.to_file(root / "sections.geojson", driver="GeoJSON")
+    rc = cli.main(["forecast", str(root), "--design-storm", "50y", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "白鹤" in err[0] and "not monotonic" in err[0] and "add bank stations" in err[0]
