@@ -134,9 +134,9 @@ class Case:
             f"  rainfall     {len(s['rainfall_events'])} events; design storms {', '.join(s['design_storms'])}",
         ]
         if s["sections_one_channel"]:
-            lines.append(f"  note         section(s) {', '.join(s['sections_one_channel'])} have no bank stations: rated "
-                         "as one channel with manning_n (main-channel velocity = mean velocity); add left_bank_m, "
-                         "right_bank_m, channel_n, overbank_n to subdivide the conveyance (HEC-RAS method)")
+            lines.append(f"  note         section(s) {', '.join(s['sections_one_channel'])} have no bank stations: the "
+                         "whole section is rated as the main channel (main-channel velocity = mean velocity); add "
+                         "left_bank_m, right_bank_m, channel_n, overbank_n to subdivide the conveyance (HEC-RAS method)")
         return "\n".join(lines)
 
 

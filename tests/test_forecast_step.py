@@ -169,7 +169,7 @@ def test_cli_step_option(case, tmp_path, capsys):
 @pytest.mark.slow
 def test_run_whole_chain_at_15_minutes(case, tmp_path):
     """``run --step 15min``: forecast, inundation, exposure, plan and map all take the 15-min forecast
-    (about 10 minutes on 2 shared cores, most of it the 2-D model)."""
+    (19 s on 2 cores when quiet; about 10 minutes when the cores were shared with a load of 8)."""
     out = tmp_path / "run"
     rc = cli.main(["run", str(CASE), "--out", str(out), "--step", "15min",
                    "--stages", "forecast,inundation,exposure,plan,map"])
