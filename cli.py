@@ -86,7 +86,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 # the stage options `run` passes through (argparse dest names = floodkit.run keywords)
-RUN_OPTIONS = ("state", "members", "sigma", "tail", "nowcast", "areal", "duration_s", "backend", "population",
+RUN_OPTIONS = ("state", "members", "sigma", "tail", "nowcast", "areal", "step", "observed", "duration_s", "backend", "population",
                "roads", "depart", "mode", "margin", "cut_depth", "horizon", "paper", "villages", "online_tiles")
 
 
@@ -135,9 +135,11 @@ def cmd_forecast(args: argparse.Namespace) -> int:
         raise FloodkitError("forecast: give exactly one of --rain FILE|EVENT or --design-storm NAME")
     case = load_case(args.case)
     t0 = time.perf_counter()
+    from hydro.rainfall import parse_step
+
     paths = run_forecast(case, args.out, rain=args.rain, design_storm=args.design_storm, nowcast=args.nowcast,
                          state=args.state, members=args.members, sigma=args.sigma, tail_h=args.tail,
-                         method=args.areal, say=_say)
+                         method=args.areal, step_min=parse_step(args.step), observed=args.observed, say=_say)
     _say(f"wrote {', '.join(p.name for p in paths.values())} to {args.out} in {time.perf_counter() - t0:.1f} s")
     return 0
 
@@ -158,11 +160,13 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 def _add_forecast_parser(sub: argparse._SubParsersAction) -> None:
     f = sub.add_parser("forecast", help="rainfall -> water level, velocity, warnings and critical rainfall",
-                       description="Xinanjiang runoff, Nash unit hydrograph, Muskingum-Cunge routing and Manning "
-                       "stage at every section. Writes forecast.nc, warnings.csv, thresholds.csv and "
-                       "hydrograph_<section>.png.")
+                       description="Xinanjiang runoff, Nash unit hydrograph, variable-parameter Muskingum-Cunge "
+                       "routing and a subdivided-conveyance Manning rating (stage, mean and main-channel velocity) at "
+                       "every section, at any step of 5-60 min, optionally corrected with observations. Writes "
+                       "forecast.nc, warnings.csv, thresholds.csv and hydrograph_<section>.png.")
     f.add_argument("case", help="case folder (holding case.toml)")
-    f.add_argument("--rain", help="hourly gauge CSV, gridded rain NetCDF/GeoTIFF, or an event name of the case")
+    f.add_argument("--rain", help="gauge CSV (depth per row's step, 5-60 min), gridded rain NetCDF/GeoTIFF, or an "
+                   "event name of the case")
     f.add_argument("--design-storm", help="design storm name from design_storms.csv, e.g. 50y")
     f.add_argument("--nowcast", help="gridded nowcast/forecast NetCDF appended after the rain (issue_time kept)")
     f.add_argument("--state", default="normal", choices=["dry", "normal", "wet"], help="antecedent soil moisture")
@@ -170,6 +174,10 @@ def _add_forecast_parser(sub: argparse._SubParsersAction) -> None:
     f.add_argument("--sigma", type=float, default=0.5, help="log-sd of the ensemble rain factors (default 0.5)")
     f.add_argument("--tail", type=int, default=24, help="dry hours simulated after the rain (default 24)")
     f.add_argument("--areal", default="thiessen", choices=["thiessen", "idw"], help="gauge -> sub-basin method")
+    f.add_argument("--step", default=None, help="forecast time step, 5-60 min dividing the hour: 15, 15min or 1h "
+                   "(default: the rain's own step; design storms hourly). Rain at another step is split or summed")
+    f.add_argument("--observed", default=None, help="observed levels/discharges for real-time correction (实时校正): "
+                   "CSV time,section,stage_m|discharge_m3_per_s (README); corrected and uncorrected in forecast.nc")
     f.add_argument("--out", required=True, help="output folder")
     f.set_defaults(func=cmd_forecast)
     c = sub.add_parser("calibrate", help="fit forecast parameters to observed events (differential evolution)",
@@ -367,6 +375,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--sigma", type=float, default=0.5, help="log-sd of the ensemble rain factors")
     g.add_argument("--tail", type=int, default=24, help="dry hours simulated after the rain")
     g.add_argument("--areal", default="thiessen", choices=["thiessen", "idw"], help="gauge -> sub-basin method")
+    g.add_argument("--step", default=None, help="forecast time step, 5-60 min: 15, 15min or 1h (default hourly)")
+    g.add_argument("--observed", default=None, help="observed levels/discharges CSV for real-time correction")
     g = s.add_argument_group("inundation")
     g.add_argument("--duration", dest="duration_s", type=float, default=None,
                    help="simulated seconds (default: one hour past the peak at the last section, at most 12 h)")

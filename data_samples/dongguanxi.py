@@ -298,6 +298,17 @@ def _ground(st: Stream, i: int, lateral: float) -> float:
                                               st.bank_h[i]))
 
 
+def _jarrett_n(prof: np.ndarray, left_bank_m: float, right_bank_m: float, slope: float) -> float:
+    """Manning's n of a steep boulder channel at bankfull: n = 0.39 S^0.38 R^-0.16 with R in feet (Jarrett,
+    R. D. 1984, Hydraulics of high-gradient streams, J. Hydraul. Eng. 110(11), 1519-1539), to 0.005."""
+    from hydro.stage import subdivision_geometry
+
+    bank = float(min(np.interp([left_bank_m, right_bank_m], prof[:, 0], prof[:, 1])))
+    a, p, _ = subdivision_geometry(prof, np.array([bank]), [prof[0, 0], left_bank_m, right_bank_m])
+    r_ft = a[0, 1] / p[0, 1] / 0.3048
+    return round(round(0.39 * slope**0.38 * r_ft**-0.16 / 0.005) * 0.005, 3)
+
+
 def _section_profile(st: Stream, i: int) -> np.ndarray:
     """A surveyed-like cross-section: dense in the channel, sparser across the floor and slopes."""
     c, f = st.half_channel[i], st.half_floodplain[i]
@@ -342,10 +353,18 @@ def _vectors(seed: int, dem30: np.ndarray, transform30) -> dict:
         bank = bed + float(main.bank_h[i])
         slope = float((main.z_bed[i + 40] - main.z_bed[i - 40]) / (main.s[i + 40] - main.s[i - 40]))
         down = SECTIONS[j + 1] if j + 1 < len(SECTIONS) else None
+        # bank tops of the main channel (the recipe's channel half-width either side of the centre line)
+        mid = float(prof[-1, 0]) / 2.0
+        half_c = round(float(main.half_channel[i]), 1)
+        lb, rb = round(mid - half_c, 1), round(mid + half_c, 1)
         rows.append({
             "id": SECTION_IDS[name], "name": name,
             "profile": ";".join(f"{a:g},{b:g}" for a, b in prof),
             "bed_slope": round(slope, 5), "manning_n": 0.05,  # cobble-and-boulder mountain stream (Chow 1959)
+            # conveyance subdivision (HEC-RAS): main channel between the bank tops; its n from Jarrett's
+            # high-gradient-stream relation at bankfull; valley-floor fields, hedges and houses n = 0.07
+            "left_bank_m": lb, "right_bank_m": rb,
+            "channel_n": _jarrett_n(prof, lb, rb, slope), "overbank_n": 0.07,
             "bed_elev_m": round(bed, 2),
             "warning_level_m": round(bank - 0.5, 2), "danger_level_m": round(bank + 0.5, 2),
             "downstream": SECTION_IDS[down[0]] if down else "",

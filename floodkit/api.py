@@ -56,15 +56,18 @@ def check_rain_name(case, rain) -> None:
 
 def forecast(case, rain=None, *, design_storm: str | None = None, nowcast: str | Path | None = None,
              state: str = "normal", members: int = 0, sigma: float = 0.5, tail_h: int = 24,
-             method: str = "thiessen") -> xr.Dataset:
+             method: str = "thiessen", step_min: float | str | None = None,
+             observed: str | Path | None = None) -> xr.Dataset:
     """Water-level forecast at the case's sections (Xinanjiang, Nash UH, Muskingum-Cunge, Manning stage).
 
     Give exactly one of ``rain`` (gauge CSV, rain grid NetCDF/GeoTIFF, an event name of the case, or a
     DataFrame of hourly gauge rain) and ``design_storm`` (a name of design_storms.csv, e.g. "50y").
     Returns a Dataset with ``discharge`` (m3/s), ``stage`` (m), ``velocity`` (m/s), ``depth`` (m) on
     ``(time, section)``, ``rain_mm_per_h`` on ``(time, subbasin)``, the sections' warning and danger
-    levels as coordinates, and attrs ``issue_time`` and ``scenario``. See :func:`warnings` for the
-    warning table.
+    levels as coordinates, and attrs ``issue_time`` and ``scenario``. ``step_min``: any regular
+    step of 5-60 minutes (default: the rain's own, hourly for design storms); ``observed``: a CSV of
+    observed stages/discharges at sections for real-time correction (corrected and uncorrected side
+    by side). See :func:`warnings` for the warning table.
     """
     from hydro.forecast import forecast_case
 
@@ -72,8 +75,11 @@ def forecast(case, rain=None, *, design_storm: str | None = None, nowcast: str |
     if (rain is None) == (design_storm is None):
         raise InputError("forecast", "give exactly one of rain and design_storm", "e.g. design_storm='50y'")
     check_rain_name(case, rain)
+    from hydro.rainfall import parse_step
+
+    step = parse_step(step_min) if isinstance(step_min, str) else step_min
     ds = forecast_case(case, rain=rain, design_storm=design_storm, nowcast=nowcast, state=state, members=members,
-                       sigma=sigma, tail_h=tail_h, method=method)
+                       sigma=sigma, tail_h=tail_h, method=method, step_min=step, observed=observed)
     from floodkit.scenario import describe
 
     sc = describe(case, rain=rain, design_storm=design_storm, nowcast=nowcast, issue_time=ds.attrs.get("issue_time"))

@@ -326,7 +326,8 @@ def _stage_forecast(run: Run, say) -> str | None:
     run.forecast = api.forecast(run.case, rain, design_storm=storm, nowcast=o.get("nowcast"),
                                 state=o.get("state", "normal"), members=int(o.get("members", 0)),
                                 sigma=float(o.get("sigma", 0.5)), tail_h=int(o.get("tail", 24)),
-                                method=o.get("areal", "thiessen"))
+                                method=o.get("areal", "thiessen"), step_min=o.get("step"),
+                                observed=o.get("observed"))
     if sc["kind"] == "typhoon":
         run.forecast.attrs["scenario"], run.forecast.attrs["scenario_kind"] = sc["label_zh"], "typhoon"
     if sc["kind"] != "design_storm":

@@ -9,7 +9,6 @@ problems at once, not one per run.
 
 from __future__ import annotations
 
-import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gis.errors import CaseError, Problem
+from gis.errors import CaseError, InputError, Problem
+from hydro.stage import flat_between, profile_problem, read_profile, section_rating
 
 VECTOR_LAYERS = ("sections", "subbasins", "rivers", "gauges", "villages", "households", "visitor_sites",
                  "shelters", "roads")
@@ -73,6 +73,8 @@ class Case:
     rivers: Any = None
     visitor_sites: Any = None
     profiles: dict[str, np.ndarray] = field(default_factory=dict)
+    section_n: dict[str, np.ndarray] = field(default_factory=dict)  # n by station (cross_sections.csv)
+    ratings: dict[str, Any] = field(default_factory=dict)  # hydro.stage.Rating per section id
     events: dict[str, pd.DataFrame] = field(default_factory=dict)
     design_storms: pd.DataFrame | None = None
     warnings: list[str] = field(default_factory=list)
@@ -108,8 +110,14 @@ class Case:
             "road_km": round(float(self.roads.length.sum()) / 1000.0, 1),
             "rainfall_events": {k: f"{v.index[0]:%Y-%m-%d %H:%M} +{len(v)} h" for k, v in self.events.items()},
             "design_storms": [] if self.design_storms is None else list(self.design_storms.index),
+            "sections_one_channel": self.one_channel_sections(),
         }
         return s
+
+    def one_channel_sections(self) -> list[str]:
+        """Names of sections rated as one channel (no bank stations): no separate main-channel velocity."""
+        names = dict(zip(self.sections["id"], self.sections["name"], strict=False)) if self.sections is not None else {}
+        return [str(names.get(k, k)) for k, r in self.ratings.items() if not getattr(r, "subdivided", False)]
 
     def describe(self) -> str:
         s = self.summary()
@@ -125,6 +133,10 @@ class Case:
             f"  shelters     {s['shelters']} with {s['shelter_capacity']:,} places; roads {s['road_km']} km",
             f"  rainfall     {len(s['rainfall_events'])} events; design storms {', '.join(s['design_storms'])}",
         ]
+        if s["sections_one_channel"]:
+            lines.append(f"  note         section(s) {', '.join(s['sections_one_channel'])} have no bank stations: the "
+                         "whole section is rated as the main channel (main-channel velocity = mean velocity); add "
+                         "left_bank_m, right_bank_m, channel_n, overbank_n to subdivide the conveyance (HEC-RAS method)")
         return "\n".join(lines)
 
 
@@ -134,53 +146,24 @@ class Case:
 def parse_profile(text: Any) -> np.ndarray:
     """Parse a cross-section profile into an (N, 2) array of station, elevation (m).
 
-    Accepts ``"0,12.5;3,11.0;..."`` (pairs separated by ``;``), whitespace-separated pairs, or a
-    sequence of pairs. Raises ``ValueError`` with a short reason when it cannot.
+    The one parser of the project (:func:`hydro.stage.read_profile`), so a profile that passes
+    ``case validate`` is the profile the forecast uses. Raises ``ValueError`` with a short reason.
     """
-    if text is None or (isinstance(text, float) and math.isnan(text)):
-        raise ValueError("no profile")
-    if isinstance(text, str):
-        s = text.strip()
-        if not s:
-            raise ValueError("no profile")
-        if s.startswith("["):
-            import json
-
-            pairs = json.loads(s)
-        else:
-            chunks = [c for c in s.replace("\n", ";").replace(" ", ";").split(";") if c.strip()]
-            pairs = [c.split(",") for c in chunks]
-    else:
-        pairs = list(text)
-    try:
-        arr = np.array([[float(a), float(b)] for a, b in pairs], dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise ValueError("expected station,elevation pairs") from exc
-    return arr
+    return read_profile(text)
 
 
 def check_profile(arr: np.ndarray) -> str | None:
-    """Return why a profile cannot be used for a Manning inversion, or ``None`` if it can."""
-    if arr.ndim != 2 or arr.shape[0] < 3:
-        return f"has {arr.shape[0] if arr.ndim == 2 else 0} point(s); a cross-section needs at least 3"
-    if not np.all(np.isfinite(arr)):
-        return "has non-numeric values"
-    if np.any(np.diff(arr[:, 0]) <= 0):
-        return "stations are not strictly increasing"
-    if np.ptp(arr[:, 1]) <= 0.0:
-        return "is flat (all elevations equal)"
-    lowest = np.argmin(arr[:, 1])
-    if lowest in (0, arr.shape[0] - 1):
-        return "has its lowest point at an end; the profile must span the channel from bank to bank"
-    return None
+    """Return why a profile cannot be used for a Manning rating, or ``None`` (:func:`hydro.stage.profile_problem`)."""
+    return profile_problem(arr)
 
 
 def read_hourly_csv(path: Path, source: str | None = None, allowed_columns: set[str] | None = None
                     ) -> tuple[pd.DataFrame | None, list[Problem]]:
-    """Read an hourly rainfall CSV (``time`` + one column per gauge, mm/h) and check it.
+    """Read a rainfall CSV (``time`` + one column per gauge: rain depth in mm of each row's step) and check it.
 
-    Returns the frame (``DatetimeIndex`` named ``time``) and a list of problems. Times must be
-    strictly increasing by one hour with no gaps; values numeric, finite and ≥ 0.
+    Returns the frame (``DatetimeIndex`` named ``time``, intensities in mm/h) and a list of problems.
+    Times must increase by one regular step of 5 to 60 minutes dividing the hour (hourly: mm = mm/h)
+    with no gaps; values numeric, finite and ≥ 0.
     """
     source = source or path.name
     problems: list[Problem] = []
@@ -208,14 +191,17 @@ def read_hourly_csv(path: Path, source: str | None = None, allowed_columns: set[
         r = back[0] + 3
         problems.append(Problem(source, f"row {r}: time {times.iloc[back[0] + 1]} is not after the row before "
                                         "(times must increase)", "sort the rows by time and remove duplicates"))
-    gaps = np.flatnonzero(steps > 3600)
-    if not back.size and gaps.size:
-        problems.append(Problem(source, f"gap after {times.iloc[gaps[0]]}: next row is "
-                                        f"{steps[gaps[0]] / 3600:g} h later", "fill missing hours (0 if no rain)"))
-    odd = np.flatnonzero((steps > 0) & (steps < 3600))
-    if not back.size and odd.size:
-        problems.append(Problem(source, f"time step of {steps[odd[0]] / 60:g} min after {times.iloc[odd[0]]}",
-                                "aggregate to hourly totals"))
+    step0 = int(steps[steps > 0].min()) if (steps > 0).any() else 3600
+    if not back.size and steps.size and (step0 < 300 or step0 > 3600 or 3600 % step0):
+        problems.append(Problem(source, f"time step of {step0 / 60:g} min after {times.iloc[0]}",
+                                "use one regular step of 5 to 60 minutes that divides the hour (5, 10, 15, 20, 30, "
+                                "60), or aggregate to hourly totals"))
+    else:
+        gaps = np.flatnonzero(steps != step0)
+        if not back.size and gaps.size:
+            problems.append(Problem(source, f"gap after {times.iloc[gaps[0]]}: next row is "
+                                            f"{steps[gaps[0]] / 60:g} min later (the step is {step0 / 60:g} min)",
+                                    "give one row per step with no gaps (0 if no rain)"))
     data = df.drop(columns=["time"])
     if data.shape[1] == 0:
         problems.append(Problem(source, "no gauge columns", "add one column per gauge id, mm per hour"))
@@ -245,7 +231,9 @@ def read_hourly_csv(path: Path, source: str | None = None, allowed_columns: set[
     if problems:
         return None, problems
     values.index = pd.DatetimeIndex(times, name="time")
-    return values.astype(float), []
+    # rows hold the depth of their step (mm); the case keeps intensities (mm/h) at that step
+    step_h = step0 / 3600.0
+    return values.astype(float) / step_h, []
 
 
 def read_design_storms(path: Path, source: str | None = None) -> tuple[pd.DataFrame | None, list[Problem]]:
@@ -527,9 +515,11 @@ def load_case(path: str | Path, *, check_households_inside: bool = True) -> Case
 
     # sections: profile, levels, links
     profiles: dict[str, np.ndarray] = {}
+    ratings: dict[str, Any] = {}
+    xs_n = None
     sec = gdfs.get("sections")
     if sec is not None and {"id", "name", "warning_level_m", "danger_level_m"} <= set(sec.columns):
-        xs_table = _cross_sections_table(root, layers, problems)
+        xs_table, xs_n = _cross_sections_table(root, layers, problems)
         for _i, row in sec.iterrows():
             sid, name = row["id"], row["name"]
             try:
@@ -565,6 +555,21 @@ def load_case(path: str | Path, *, check_households_inside: bool = True) -> Case
                     problems.append(Problem(src("sections"), f"section '{name}': danger level {d} m is above the "
                                                              f"profile's lower end ({top:.2f} m)",
                                             "extend the surveyed profile up the banks above the danger level"))
+            if isinstance(row.get("bed_slope"), float) and isinstance(row.get("manning_n"), float):
+                try:
+                    rating = section_rating(row, prof, (xs_n or {}).get(sid), src("sections"))
+                except InputError as exc:
+                    problems.extend(exc.problems)
+                    continue
+                ratings[sid] = rating
+                if isinstance(w, float) and isinstance(d, float) and w < d and flat_between(rating, w, d):
+                    q0, q1 = (float(v) for v in rating.discharge(np.array([w, d])))
+                    problems.append(Problem(src("sections"), f"section '{name}': the rating is flat between the "
+                                                             f"warning level {w} m ({q0:.1f} m3/s) and the danger "
+                                                             f"level {d} m ({q1:.1f} m3/s), so both are crossed at "
+                                                             "the same discharge",
+                                            "add bank stations and overbank n (left_bank_m, right_bank_m, "
+                                            "overbank_n) or check the levels against the profile"))
         ids = set(sec["id"])
         if "downstream" in sec.columns:
             sec["downstream"] = sec["downstream"].fillna("").astype(str).str.strip()
@@ -680,27 +685,37 @@ def load_case(path: str | Path, *, check_households_inside: bool = True) -> Case
         root=root, name=str(meta.get("name", root.name)), title=str(meta.get("title", root.name)), crs=crs,
         synthetic=bool(meta.get("synthetic", False)), config=config, dem=dem, manning=manning,
         sections=sec, subbasins=sub, gauges=gdfs["gauges"], villages=vil, households=hh, shelters=sh,
-        roads=gdfs["roads"], rivers=gdfs.get("rivers"), visitor_sites=vs, profiles=profiles, events=events,
+        roads=gdfs["roads"], rivers=gdfs.get("rivers"), visitor_sites=vs, profiles=profiles,
+        section_n={k: v for k, v in (xs_n or {}).items() if k in profiles}, ratings=ratings, events=events,
         design_storms=storms, warnings=warnings,
     )
 
 
-def _cross_sections_table(root: Path, layers: dict, problems: list[Problem]) -> dict[str, np.ndarray] | None:
+def _cross_sections_table(root: Path, layers: dict, problems: list[Problem]
+                          ) -> tuple[dict[str, np.ndarray] | None, dict[str, np.ndarray] | None]:
+    """Profiles per section from ``cross_sections.csv`` (section,station_m,elevation_m[,manning_n]) and,
+    with the optional ``manning_n`` column, n from each station to the next (HEC-RAS n breakpoints)."""
     rel = layers.get("cross_sections")
     if not rel:
-        return None
+        return None, None
     try:
         df = pd.read_csv(root / rel)
     except (FileNotFoundError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         problems.append(Problem(str(rel), f"cannot read ({type(exc).__name__})",
-                                "columns: section,station_m,elevation_m"))
-        return None
+                                "columns: section,station_m,elevation_m[,manning_n]"))
+        return None, None
     need = {"section", "station_m", "elevation_m"}
     if not need <= set(df.columns):
         problems.append(Problem(str(rel), f"missing column(s) {', '.join(sorted(need - set(df.columns)))}",
-                                "columns: section,station_m,elevation_m"))
-        return None
-    return {str(k): g[["station_m", "elevation_m"]].to_numpy(float) for k, g in df.groupby("section", sort=False)}
+                                "columns: section,station_m,elevation_m[,manning_n]"))
+        return None, None
+    groups = df.groupby(df["section"].astype(str), sort=False)
+    profiles = {k: g[["station_m", "elevation_m"]].apply(pd.to_numeric, errors="coerce").to_numpy(float)
+                for k, g in groups}
+    n = None
+    if "manning_n" in df.columns:
+        n = {k: pd.to_numeric(g["manning_n"], errors="coerce").to_numpy(float) for k, g in groups}
+    return profiles, n
 
 
 def _check_acyclic(sec, source: str, problems: list[Problem]) -> None:

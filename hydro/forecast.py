@@ -39,7 +39,7 @@ from gis.errors import InputError
 from hydro import rainfall as rf
 from hydro.routing import nash_parameters, nash_unit_hydrograph, route_network, uh_matrix
 from hydro.runoff import initial_state, params_array, run_xinanjiang
-from hydro.stage import Rating, build_rating, parse_profile
+from hydro.stage import Rating, parse_profile, section_rating
 
 DEFAULT_PET_MM_PER_H = 0.12  # ~3 mm/day, flood season in Zhejiang
 DEFAULT_TAIL_H = 24
@@ -93,8 +93,10 @@ class ForecastModel:
 
     # -------------------------------------------------------------- construction
     @classmethod
-    def from_case(cls, case, params: dict | None = None) -> ForecastModel:
+    def from_case(cls, case, params: dict | None = None, dt_h: float = 1.0) -> ForecastModel:
+        """The model of ``case`` at a step of ``dt_h`` hours (5 to 60 minutes; unit hydrographs for that step)."""
         params = load_params(case) if params is None else params
+        dt_h = rf.check_step_h(dt_h, "step")
         sec = case.sections.reset_index(drop=True)
         ids = [str(s) for s in sec["id"]]
         names = [str(s) for s in sec["name"]] if "name" in sec else ids
@@ -104,11 +106,14 @@ class ForecastModel:
             down[sid] = None if _empty(d) else str(d)
             length[sid] = float(sec.loc[i, "reach_length_m"]) if not _empty(sec.loc[i].get("reach_length_m")) else 0.0
             slope[sid] = float(sec.loc[i, "bed_slope"])
+            if sid in (getattr(case, "ratings", None) or {}):
+                ratings[sid] = case.ratings[sid]  # built (and checked) by the case loader
+                continue
             prof = case.profiles.get(sid) if getattr(case, "profiles", None) else None
             if prof is None:
                 prof = sec.loc[i, "profile"]
             prof = parse_profile(prof, "sections", names[i])
-            ratings[sid] = build_rating(prof, float(sec.loc[i, "manning_n"]), slope[sid], names[i])
+            ratings[sid] = section_rating(sec.loc[i], prof, (getattr(case, "section_n", None) or {}).get(sid))
         sb = case.subbasins.reset_index(drop=True)
         sb_ids = [str(s) for s in sb["id"]]
         area = sb.geometry.area.to_numpy() / 1e6
@@ -121,7 +126,7 @@ class ForecastModel:
             length_km = sb.loc[i, "length_km"] if "length_km" in sb else None
             n, k = nash_parameters(area[i], None if _empty(length_km) else float(length_km),
                                    float(sb.loc[i, "slope"]), lag_factor, nash_n)
-            uhs.append(nash_unit_hydrograph(n, k, 1.0))
+            uhs.append(nash_unit_hydrograph(n, k, dt_h))
             lags.append(n * k)
         xaj = params_array(params.get("xinanjiang", {}), len(sb), "forecast_params.toml")
         for sid, over in (params.get("subbasin") or {}).items():
@@ -134,7 +139,7 @@ class ForecastModel:
         # routing parameters at the discharge of the warning level: flood regime, same for every member
         q_ref = {s: float(ratings[s].discharge(warn[i])) for i, s in enumerate(ids)}
         return cls(ids, names, down, length, slope, ratings, warn, dang, sb_ids, area, outlet,
-                   uh_matrix(uhs), xaj, pet, 1.0, q_ref, np.array(lags), nash_n)
+                   uh_matrix(uhs), xaj, pet, dt_h, q_ref, np.array(lags), nash_n)
 
     # -------------------------------------------------------------- running
     def initial_state(self, condition: str | float | np.ndarray = "normal", members: int = 1) -> np.ndarray:
@@ -158,7 +163,8 @@ class ForecastModel:
         return self.network.upstream_subbasins(section)
 
     def run(self, rain_mm: np.ndarray, state: str | float | np.ndarray = "normal") -> tuple[np.ndarray, np.ndarray]:
-        """Discharge (members, sections, time) in m3/s for rain (members, time, sub-basins) in mm/h.
+        """Discharge (members, sections, time) in m3/s for rain (members, time, sub-basins) in mm/h
+        at the model's step ``dt_h``.
 
         Returns ``(discharge, final_state)``; ``state`` is a condition name, a W/WM fraction or a
         state array from a previous run (shape (members * sub-basins, 7) or (sub-basins, 7)).
@@ -167,7 +173,7 @@ class ForecastModel:
         if rain.ndim == 2:
             rain = rain[None]
         nm, nt, nb = rain.shape
-        series = np.ascontiguousarray(rain.transpose(0, 2, 1).reshape(nm * nb, nt))
+        series = np.ascontiguousarray(rain.transpose(0, 2, 1).reshape(nm * nb, nt)) * self.dt_h  # mm per step
         st = self.initial_state(state, nm)
         par = np.tile(self.xaj, (nm, 1))
         inflow, _ = run_xinanjiang(series, self.pet_mm_per_h * self.dt_h, par, st, self.dt_h)
@@ -185,8 +191,9 @@ class ForecastModel:
         return q, st
 
     def hydraulics(self, discharge: np.ndarray) -> dict[str, np.ndarray]:
-        """Stage, velocity, depth with the same shape as ``discharge`` (..., sections, time)."""
-        out = {k: np.empty_like(discharge) for k in ("stage", "velocity", "depth")}
+        """Stage, mean velocity, main-channel velocity and hydraulic depth with the shape of ``discharge``
+        (..., sections, time)."""
+        out = {k: np.empty_like(discharge) for k in ("stage", "velocity", "channel_velocity", "depth")}
         for i, s in enumerate(self.section_ids):
             h = self.ratings[s].hydraulics(discharge[..., i, :])
             for k in out:
@@ -197,19 +204,23 @@ class ForecastModel:
 # ----------------------------------------------------------------------------- rain for a case
 def case_subbasin_rain(case, rain: str | Path | pd.DataFrame | None = None, *, design_storm: str | None = None,
                        nowcast: str | Path | None = None, method: str = "thiessen",
-                       start: str | None = None) -> pd.DataFrame:
-    """Hourly sub-basin rain (time x sub-basin) from a gauge CSV, a rain grid, a case event name or a
-    design storm, with an optional gridded nowcast appended (its issue time kept)."""
+                       start: str | None = None, step_min: float | None = None) -> pd.DataFrame:
+    """Sub-basin rain (time x sub-basin, mm/h) from a gauge CSV, a rain grid, a case event name or a
+    design storm, with an optional gridded nowcast appended (its issue time kept).
+
+    ``step_min`` (5 to 60 minutes): the forecast step; rain at another regular step is brought to it
+    by :func:`hydro.rainfall.to_step` (volume kept). Default: the rain's own step (design storms: 60).
+    """
     sb = case.subbasins
     gauge_ids = [str(g) for g in case.gauges["id"]]
     if design_storm is not None:
         if case.design_storms is None:
             raise InputError("case.toml", "the case has no design_storms layer", "add design_storms.csv")
         df = rf.design_storm(case.design_storms, design_storm, start=start or "2000-07-01 00:00",
-                             columns=[str(s) for s in sb["id"]])
+                             columns=[str(s) for s in sb["id"]], step_min=step_min or 60.0)
     else:
         if isinstance(rain, pd.DataFrame):
-            gauges_df, source = rf.validate_hourly(rain, "rain"), "rain"
+            gauges_df, source = rf.validate_series(rain, "rain"), "rain"
         elif hasattr(rain, "dims") and "time" in getattr(rain, "dims", ()):  # a rain grid in memory (DataArray)
             gauges_df = None
             df = rf.grid_to_subbasins(rain, sb, str(rain.attrs.get("source", "rain grid")))
@@ -229,9 +240,12 @@ def case_subbasin_rain(case, rain: str | Path | pd.DataFrame | None = None, *, d
                 raise InputError(source, "no column matches a gauge id", f"use gauge ids {', '.join(gauge_ids)}")
             w = rf.thiessen_weights(gauges, sb) if method == "thiessen" else rf.idw_weights(gauges, sb)
             df = rf.areal_rain(gauges_df[[str(g) for g in gauges["id"]]], w, source)
+    if step_min is not None:
+        df = rf.to_step(df, step_min, source if design_storm is None else "design storm")
     if nowcast is not None:
         grid = rf.read_grid(nowcast)
         fc = rf.grid_to_subbasins(grid, sb, Path(nowcast).name)
+        fc = rf.to_step(fc, rf.step_minutes(df), Path(nowcast).name)
         df = rf.append_forecast(df, fc, fc.attrs.get("issue_time"), Path(nowcast).name)
     if "issue_time" not in df.attrs:
         df.attrs["issue_time"] = pd.Timestamp(df.index[0]).isoformat()
@@ -242,18 +256,23 @@ def forecast(case, rain: pd.DataFrame, state: str | float | np.ndarray = "normal
              model: ForecastModel | None = None):
     """Deterministic forecast as an xarray Dataset (see module docstring).
 
-    ``rain`` is sub-basin rain (time x sub-basin, mm/h) from :func:`case_subbasin_rain`; the run
-    continues ``tail_h`` dry hours after it so the recession is seen.
+    ``rain`` is sub-basin rain (time x sub-basin, mm/h) from :func:`case_subbasin_rain` at any regular
+    step of 5 to 60 minutes, which becomes the forecast's step; the run continues ``tail_h`` dry hours
+    after it so the recession is seen.
     """
     import xarray as xr
 
-    model = model or ForecastModel.from_case(case)
+    dt_h = rf.step_minutes(rain) / 60.0
+    model = model or ForecastModel.from_case(case, dt_h=dt_h)
+    if abs(model.dt_h - dt_h) > 1e-9:
+        raise InputError("rain", f"rain is at a {dt_h * 60:g}-minute step but the model at {model.dt_h * 60:g}",
+                         "build the model with ForecastModel.from_case(case, dt_h=...) at the rain's step")
     missing = [s for s in model.subbasin_ids if s not in rain.columns]
     if missing:
         raise InputError("rain", f"rain does not cover sub-basin '{missing[0]}'", "give rain for every sub-basin")
     r = rain[model.subbasin_ids].to_numpy(dtype=float)
-    r = np.vstack([r, np.zeros((tail_h, r.shape[1]))])
-    times = pd.date_range(rain.index[0], periods=len(r), freq="h", name="time")
+    r = np.vstack([r, np.zeros((int(round(tail_h / dt_h)), r.shape[1]))])
+    times = pd.date_range(rain.index[0], periods=len(r), freq=pd.Timedelta(hours=dt_h), name="time")
     q, st = model.run(r[None], state)
     hyd = model.hydraulics(q)
     ds = xr.Dataset(
@@ -261,6 +280,8 @@ def forecast(case, rain: pd.DataFrame, state: str | float | np.ndarray = "normal
             "discharge": (("time", "section"), q[0].T, {"units": "m3/s", "long_name": "discharge"}),
             "stage": (("time", "section"), hyd["stage"][0].T, {"units": "m", "long_name": "water level"}),
             "velocity": (("time", "section"), hyd["velocity"][0].T, {"units": "m/s", "long_name": "mean velocity"}),
+            "channel_velocity": (("time", "section"), hyd["channel_velocity"][0].T,
+                                 {"units": "m/s", "long_name": "main-channel velocity (conveyance subdivision)"}),
             "depth": (("time", "section"), hyd["depth"][0].T, {"units": "m", "long_name": "hydraulic depth A/T"}),
             "rain_mm_per_h": (("time", "subbasin"), r, {"units": "mm/h"}),
         },
@@ -276,7 +297,9 @@ def forecast(case, rain: pd.DataFrame, state: str | float | np.ndarray = "normal
             "issue_time": str(rain.attrs.get("issue_time", times[0].isoformat())),
             "title": f"floodkit forecast, {getattr(case, 'title', '')}",
             "antecedent_state": state if isinstance(state, str) else "carried over",
-            "model": "Xinanjiang (Zhao 1992) + Nash UH + Muskingum-Cunge + Manning inversion",
+            "model": "Xinanjiang (Zhao 1992) + Nash UH + variable-parameter Muskingum-Cunge (Ponce & Chaganti "
+                     "1994) + subdivided-conveyance Manning rating (HEC-RAS method)",
+            "step_minutes": float(round(dt_h * 60.0, 6)),
         },
     )
     ds.attrs["design_storm"] = str(rain.attrs.get("design_storm", ""))
@@ -312,7 +335,8 @@ def plot_hydrograph(ds, section: str, section_rain: pd.Series, path: Path) -> No
     name = str(sub["section_name"].values) if cjk else section
     t = pd.DatetimeIndex(ds["time"].values)
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(9, 6), sharex=True, gridspec_kw={"height_ratios": [1, 2.2]})
-    ax1.bar(t, section_rain.to_numpy(), width=1 / 24, align="edge", color="tab:blue")
+    step_d = (t[1] - t[0]) / pd.Timedelta(days=1) if len(t) > 1 else 1 / 24
+    ax1.bar(t, section_rain.to_numpy(), width=step_d, align="edge", color="tab:blue")
     ax1.invert_yaxis()
     ax1.set_ylabel("rain mm/h")
     ax1.set_title(f"{name}  ({section})  issue {ds.attrs['issue_time']}")
@@ -324,9 +348,13 @@ def plot_hydrograph(ds, section: str, section_rain: pd.Series, path: Path) -> No
     ax2.axvline(pd.Timestamp(ds.attrs["issue_time"]), color="grey", lw=0.8)
     ax2.set_ylabel("stage m")
     ax3 = ax2.twinx()
-    ax3.plot(t, sub["velocity"].values, color="tab:green", lw=0.8, label="velocity m/s")
+    ax3.plot(t, sub["velocity"].values, color="tab:green", lw=0.8, ls=":", label=("断面平均流速" if cjk else "mean velocity"))
+    if "channel_velocity" in sub:
+        ax3.plot(t, sub["channel_velocity"].values, color="tab:green", lw=1.2,
+                 label=("主槽流速" if cjk else "main-channel velocity"))
     ax3.set_ylabel("velocity m/s", color="tab:green")
     ax2.legend(loc="upper left", fontsize=8)
+    ax3.legend(loc="upper right", fontsize=8)
     fig.autofmt_xdate()
     fig.tight_layout()
     from gis.atomic import atomic_path
@@ -344,7 +372,7 @@ def warning_tables(case, ds, model: ForecastModel | None = None, *, thresholds: 
     from hydro import warnings as wn
     from hydro.thresholds import critical_rainfall
 
-    model = model or ForecastModel.from_case(case)
+    model = model or model_of(case, ds)
     if condition is None:
         condition = str(ds.attrs.get("antecedent_state", "normal"))
         condition = condition if condition in ("dry", "normal", "wet") else "normal"
@@ -352,7 +380,7 @@ def warning_tables(case, ds, model: ForecastModel | None = None, *, thresholds: 
         thresholds = critical_rainfall(model, case.villages, case.design_storms)
     sec_rain = upstream_rain(ds, model)
     warn = pd.concat([wn.section_warnings(ds), wn.village_warnings(ds, case.villages)], ignore_index=True)
-    by_rain = wn.rain_threshold_check(sec_rain, case.villages, thresholds, condition)
+    by_rain = wn.rain_threshold_check(sec_rain, case.villages, thresholds, condition, dt_h=model.dt_h)
     warn = warn.merge(by_rain, on="id", how="left")
     if ensemble is None and "p_warning" in ds:
         ensemble = pd.DataFrame({"section": [str(x) for x in ds["section"].values],
@@ -374,7 +402,7 @@ def write_products(case, ds, out_dir: str | Path, model: ForecastModel | None = 
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    model = model or ForecastModel.from_case(case)
+    model = model or model_of(case, ds)
     if warnings is None:
         warn, thresholds = warning_tables(case, ds, model, thresholds=thresholds, ensemble=ensemble,
                                           condition=condition)
@@ -402,18 +430,35 @@ def write_products(case, ds, out_dir: str | Path, model: ForecastModel | None = 
 # ----------------------------------------------------------------------------- CLI glue
 def forecast_case(case, *, rain=None, design_storm: str | None = None, nowcast: str | Path | None = None,
                   state: str = "normal", members: int = 0, sigma: float = 0.5, tail_h: int = DEFAULT_TAIL_H,
-                  method: str = "thiessen", model: ForecastModel | None = None):
+                  method: str = "thiessen", step_min: float | None = None, observed: str | Path | None = None,
+                  say=None):
     """The forecast Dataset of a case for one rain input (gauge CSV, grid, event name, design storm,
     with an optional nowcast); with ``members`` > 0 also the ensemble probabilities ``p_warning`` /
-    ``p_danger`` per section. Nothing is written."""
-    model = model or ForecastModel.from_case(case)
-    r = case_subbasin_rain(case, rain, design_storm=design_storm, nowcast=nowcast, method=method)
+    ``p_danger`` per section. Nothing is written.
+
+    ``step_min``: forecast step in minutes (5-60; default the rain's own step, hourly for design
+    storms). ``observed``: a CSV of observed stages or discharges at sections for real-time
+    correction (:mod:`hydro.correction`).
+    """
+    r = case_subbasin_rain(case, rain, design_storm=design_storm, nowcast=nowcast, method=method,
+                           step_min=step_min)
+    model = ForecastModel.from_case(case, dt_h=rf.step_minutes(r) / 60.0)
     ds, _ = forecast(case, r, state, tail_h, model)
+    if observed is not None:
+        from hydro.correction import correct_forecast, read_observations
+
+        obs = read_observations(observed, model, pd.DatetimeIndex(ds["time"].values))
+        ds = correct_forecast(ds, model, obs)
+        if say is not None:
+            say(f"  real-time correction with {Path(observed).name}: "
+                + ", ".join(f"{model.section_names[j]} {int(ds['observed_steps'].values[j])} obs"
+                            for j in range(len(model.section_ids))))
     if members > 0:
         from hydro.ensemble import perturb_forecast, run_ensemble
 
+        step = pd.Timedelta(hours=model.dt_h)
         rr = pd.concat([r[model.subbasin_ids], pd.DataFrame(
-            0.0, index=pd.date_range(r.index[-1] + pd.Timedelta(hours=1), periods=tail_h, freq="h"),
+            0.0, index=pd.date_range(r.index[-1] + step, periods=int(round(tail_h / model.dt_h)), freq=step),
             columns=model.subbasin_ids)])
         rr.attrs = dict(r.attrs)
         res = run_ensemble(model, perturb_forecast(rr, members, sigma), state)
@@ -437,14 +482,22 @@ def peak_lines(ds) -> list[str]:
     return out
 
 
+def model_of(case, ds) -> ForecastModel:
+    """The forecast model of ``case`` at the step of the forecast Dataset ``ds``."""
+    t = pd.DatetimeIndex(ds["time"].values)
+    dt_h = (t[1] - t[0]) / pd.Timedelta(hours=1) if len(t) > 1 else 1.0
+    return ForecastModel.from_case(case, dt_h=float(dt_h))
+
+
 def run_forecast(case, out_dir: str | Path, *, rain=None, design_storm: str | None = None,
                  nowcast: str | Path | None = None, state: str = "normal", members: int = 0,
                  sigma: float = 0.5, tail_h: int = DEFAULT_TAIL_H, method: str = "thiessen",
+                 step_min: float | None = None, observed: str | Path | None = None,
                  say=print) -> dict[str, Path]:
     """Everything ``floodkit forecast`` does; products are written only once all are computed."""
-    model = ForecastModel.from_case(case)
     ds = forecast_case(case, rain=rain, design_storm=design_storm, nowcast=nowcast, state=state, members=members,
-                       sigma=sigma, tail_h=tail_h, method=method, model=model)
+                       sigma=sigma, tail_h=tail_h, method=method, step_min=step_min, observed=observed, say=say)
+    model = model_of(case, ds)
     warn, th = warning_tables(case, ds, model, condition=state)
     paths = write_products(case, ds, out_dir, model, thresholds=th, warnings=warn, condition=state)
     for line in peak_lines(ds):

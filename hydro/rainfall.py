@@ -1,8 +1,9 @@
 """Rainfall inputs for the forecast: gauge series -> sub-basin areal rain, gridded rain -> sub-basin
 means, nowcasts/forecasts appended after the observed period, and Chicago design storms.
 
-All series are hourly pandas DataFrames (naive local time index, mm per hour) with one column per
-gauge or per sub-basin. Every reader validates: no NaN, no negative rain, no gaps in time, and
+All series are pandas DataFrames at one regular step of 5 to 60 minutes (naive local time index,
+intensities in mm per hour whatever the step) with one column per gauge or per sub-basin; gauge CSV
+files hold the depth of each step (mm), which for hourly files is the same number. Every reader validates: no NaN, no negative rain, no gaps in time, and
 full coverage of every sub-basin; problems raise :class:`gis.errors.InputError` naming the file.
 
 Methods
@@ -29,18 +30,62 @@ COVERAGE_TOLERANCE = 0.99  # fraction of a sub-basin the rain must cover
 
 
 # ----------------------------------------------------------------------------- validation
-def validate_hourly(df: pd.DataFrame, source: str) -> pd.DataFrame:
-    """Check an hourly rain table: increasing hourly index without gaps, finite rain >= 0."""
+MIN_STEP_MIN, MAX_STEP_MIN = 5.0, 60.0
+
+
+def check_step_h(step_h: float, source: str = "step") -> float:
+    """A forecast step in hours, checked: 5 to 60 minutes, dividing the hour (5, 6, 10, 12, 15, 20, 30, 60)."""
+    m = float(step_h) * 60.0
+    if not (MIN_STEP_MIN - 1e-9 <= m <= MAX_STEP_MIN + 1e-9) or abs(60.0 / m - round(60.0 / m)) > 1e-6:
+        raise InputError(source, f"time step of {m:g} minutes",
+                         "use a step of 5 to 60 minutes that divides the hour (5, 10, 15, 20, 30 or 60)")
+    return float(step_h)
+
+
+def parse_step(text: str | float | None) -> float | None:
+    """``--step`` as minutes: ``15``, ``15min``, ``1h`` or ``None``."""
+    if text is None or text == "":
+        return None
+    t = str(text).strip().lower()
+    try:
+        if t.endswith(("min", "m")):
+            m = float(t.rstrip("min"))
+        elif t.endswith("h"):
+            m = 60.0 * float(t[:-1])
+        else:
+            m = float(t)
+    except ValueError:
+        raise InputError("--step", f"'{text}' is not a time step", "give minutes, e.g. 15 or 15min, or 1h") from None
+    check_step_h(m / 60.0, "--step")
+    return m
+
+
+def step_minutes(df: pd.DataFrame) -> float:
+    """The regular step of a rain table in minutes (60 for a single row)."""
+    if len(df.index) < 2:
+        return float(df.attrs.get("step_minutes", 60.0))
+    return float((df.index[1] - df.index[0]) / pd.Timedelta(minutes=1))
+
+
+def validate_series(df: pd.DataFrame, source: str, step_s: float | None = None) -> pd.DataFrame:
+    """Check a rain table: increasing index at one regular step of 5-60 minutes (``step_s`` when given)
+    with no gaps, finite rain >= 0 (mm/h)."""
     if not isinstance(df.index, pd.DatetimeIndex) or len(df.index) == 0:
-        raise InputError(source, "no hourly `time` index", "add a `time` column, YYYY-MM-DD HH:MM")
+        raise InputError(source, "no `time` index", "add a `time` column, YYYY-MM-DD HH:MM")
     step = np.diff(df.index.values).astype("timedelta64[s]").astype(np.int64)
     if np.any(step <= 0):
         i = int(np.nonzero(step <= 0)[0][0]) + 1
         raise InputError(source, f"time {df.index[i]} does not increase", "sort the rows by time; remove duplicates")
-    if np.any(step != 3600):
-        i = int(np.nonzero(step != 3600)[0][0])
+    want = step_s if step_s is not None else (int(step.min()) if step.size else 3600)
+    if want > 3600 or np.any(step > want):
+        i = int(np.nonzero(step > min(want, 3600))[0][0])
         raise InputError(source, f"gap in the time series after {df.index[i]} (next row {df.index[i + 1]})",
-                         "give one row per hour with no gaps (write 0 for dry hours)")
+                         f"give one row every {min(want, 3600) / 60:g} minutes with no gaps (write 0 for dry steps)")
+    if np.any(step != want):
+        i = int(np.nonzero(step != want)[0][0])
+        raise InputError(source, f"gap in the time series after {df.index[i]} (next row {df.index[i + 1]})",
+                         f"give one row every {want / 60:g} minutes with no gaps (write 0 for dry steps)")
+    check_step_h(want / 3600.0, source)
     values = df.to_numpy(dtype=float)
     bad = ~np.isfinite(values)
     if bad.any():
@@ -51,11 +96,64 @@ def validate_hourly(df: pd.DataFrame, source: str) -> pd.DataFrame:
         r, c = np.argwhere(values < 0)[0]
         raise InputError(source, f"negative rain {values[r, c]} at {df.index[r]} in column '{df.columns[c]}'",
                          "rain must be >= 0 mm/h")
-    return df.astype(float)
+    out = df.astype(float)
+    out.attrs = dict(df.attrs)
+    out.attrs.setdefault("step_minutes", want / 60.0)
+    return out
+
+
+def validate_hourly(df: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Check an hourly rain table (:func:`validate_series` at a step of one hour)."""
+    return validate_series(df, source, 3600)
+
+
+def to_step(df: pd.DataFrame, step_min: float, source: str = "rain") -> pd.DataFrame:
+    """Rain (mm/h intensities) brought to a step of ``step_min`` minutes, keeping every step's volume.
+
+    A coarser series is spread uniformly over the finer steps inside each of its steps; a finer one is
+    averaged over each coarser step (the steps must nest: one divides the other, and for averaging the
+    series must start on the coarse step's boundary).
+    """
+    check_step_h(step_min / 60.0, "step")
+    have = step_minutes(df)
+    attrs = dict(df.attrs)
+    if abs(have - step_min) < 1e-9:
+        return df
+    if have > step_min:
+        k = have / step_min
+        if abs(k - round(k)) > 1e-9:
+            raise InputError(source, f"rain at a {have:g}-minute step cannot be split into {step_min:g}-minute steps",
+                             "use a step that divides the rain's step")
+        k = int(round(k))
+        idx = pd.date_range(df.index[0], periods=len(df) * k, freq=pd.Timedelta(minutes=step_min), name="time")
+        out = pd.DataFrame(np.repeat(df.to_numpy(float), k, axis=0), index=idx, columns=df.columns)
+    else:
+        k = step_min / have
+        if abs(k - round(k)) > 1e-9:
+            raise InputError(source, f"rain at a {have:g}-minute step does not add up to {step_min:g}-minute steps",
+                             "use a step that is a multiple of the rain's step")
+        k = int(round(k))
+        t0 = pd.Timestamp(df.index[0])
+        if (t0 - t0.normalize()) % pd.Timedelta(minutes=step_min):
+            raise InputError(source, f"rain starts at {t0}, not on a {step_min:g}-minute boundary",
+                             f"start the rain on the {step_min:g}-minute step")
+        n = len(df) // k * k
+        if n < len(df):  # a last partial step: pad with dry steps so no rain is lost
+            pad = pd.DataFrame(0.0, index=pd.date_range(df.index[-1] + pd.Timedelta(minutes=have), periods=k * (len(df) // k + 1) - len(df),
+                                                        freq=pd.Timedelta(minutes=have)), columns=df.columns)
+            df = pd.concat([df, pad])
+        v = df.to_numpy(float).reshape(-1, k, df.shape[1]).mean(axis=1)
+        idx = pd.date_range(df.index[0], periods=len(v), freq=pd.Timedelta(minutes=step_min), name="time")
+        out = pd.DataFrame(v, index=idx, columns=df.columns)
+    out.attrs = attrs
+    out.attrs["step_minutes"] = float(step_min)
+    return out
 
 
 def read_gauge_csv(path: str | Path, gauge_ids: list[str] | None = None) -> pd.DataFrame:
-    """Read an hourly gauge event CSV (``time`` column + one column per gauge id, mm/h)."""
+    """Read a gauge event CSV: ``time`` + one column per gauge id holding the rain depth (mm) of each
+    row's step (时段雨量), at one regular step of 5-60 minutes. For hourly rows that is mm/h; the
+    frame returned holds intensities in mm/h whatever the step."""
     path = Path(path)
     if not path.is_file():
         raise InputError(path.name, "file not found", "give the path of an hourly rainfall CSV")
@@ -73,7 +171,8 @@ def read_gauge_csv(path: str | Path, gauge_ids: list[str] | None = None) -> pd.D
             raise InputError(path.name, f"column(s) {', '.join(unknown)} are not gauge ids of the case",
                              f"name columns after gauges.id ({', '.join(gauge_ids)})")
     df = df.apply(pd.to_numeric, errors="coerce")
-    return validate_hourly(df, path.name)
+    df = validate_series(df, path.name)
+    return df / (step_minutes(df) / 60.0) if len(df) > 1 else df
 
 
 # ----------------------------------------------------------------------------- gauges -> areal rain
@@ -237,7 +336,7 @@ def grid_to_subbasins(da, subbasins, source: str = "rain grid", id_col: str = "i
     out = vals[:, used] @ w[:, used].T
     df = pd.DataFrame(out, index=pd.DatetimeIndex(pd.to_datetime(da["time"].values), name="time"),
                       columns=subbasins[id_col].astype(str))
-    df = validate_hourly(df, source)
+    df = validate_series(df, source)
     if "issue_time" in da.attrs:
         df.attrs["issue_time"] = str(da.attrs["issue_time"])
     return df
@@ -259,7 +358,7 @@ def append_forecast(observed: pd.DataFrame, forecast: pd.DataFrame, issue_time: 
     issue = pd.Timestamp(issue)
     obs = observed[observed.index < forecast.index[0]]
     out = pd.concat([obs, forecast[observed.columns]])
-    out = validate_hourly(out, source)
+    out = validate_series(out, source)
     out.attrs["issue_time"] = issue.isoformat()
     return out
 
@@ -296,8 +395,9 @@ def chicago_hyetograph(a: float, b: float, n: float, peak_ratio: float, duration
 
 def design_storm(storms: pd.DataFrame, name: str, duration_h: float | None = None,
                  start: str | pd.Timestamp = "2000-01-01 00:00", columns: list[str] | None = None,
-                 source: str = "design_storms.csv") -> pd.DataFrame:
-    """Hourly Chicago storm ``name`` from the case's design_storms table, uniform over ``columns``."""
+                 source: str = "design_storms.csv", step_min: float = 60.0) -> pd.DataFrame:
+    """Chicago storm ``name`` from the case's design_storms table at a step of ``step_min`` minutes,
+    uniform over ``columns``, as intensities in mm/h."""
     table = storms if storms.index.name == "name" or "name" not in storms.columns else storms.set_index("name")
     if name not in table.index:
         raise InputError(source, f"design storm '{name}' is not defined",
@@ -307,10 +407,13 @@ def design_storm(storms: pd.DataFrame, name: str, duration_h: float | None = Non
         if col not in row or not np.isfinite(float(row[col])):
             raise InputError(source, f"design storm '{name}' has no `{col}`", "give a, b, n and peak_ratio")
     dur = float(duration_h if duration_h is not None else row.get("duration_h", 24))
-    mm = chicago_hyetograph(float(row["a"]), float(row["b"]), float(row["n"]), float(row["peak_ratio"]), dur)
-    idx = pd.date_range(pd.Timestamp(start), periods=len(mm), freq="h", name="time")
+    check_step_h(step_min / 60.0, "step")
+    mm = chicago_hyetograph(float(row["a"]), float(row["b"]), float(row["n"]), float(row["peak_ratio"]), dur,
+                            dt_min=step_min)
+    idx = pd.date_range(pd.Timestamp(start), periods=len(mm), freq=pd.Timedelta(minutes=step_min), name="time")
     cols = columns or ["rain"]
-    df = pd.DataFrame(np.repeat(mm[:, None], len(cols), axis=1), index=idx, columns=cols)
+    df = pd.DataFrame(np.repeat(mm[:, None] / (step_min / 60.0), len(cols), axis=1), index=idx, columns=cols)
     df.attrs["issue_time"] = idx[0].isoformat()
     df.attrs["design_storm"] = name
+    df.attrs["step_minutes"] = float(step_min)
     return df

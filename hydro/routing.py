@@ -13,8 +13,13 @@ Methods
   comes from area by Hack's law, L[mi] = 1.4 A[mi2]^0.6 (Hack 1957, USGS Prof. Paper 294-B).
 - Cunge, J. A. (1969). On the subject of a flood propagation computation method (Muskingum
   method). J. Hydraul. Res. 7(2), 205-230: K = dx / c, X = 1/2 (1 - Q / (B S0 c dx)), with the
-  celerity c = dQ/dA and top width B taken from the section's Manning rating at a reference
-  discharge (constant-parameter form, Ponce & Yevjevich 1978, J. Hydraul. Div. 104(12)).
+  celerity c = dQ/dA and top width B from the section's subdivided-conveyance rating
+  (:mod:`hydro.stage`). Between sections the parameters vary with discharge, recomputed at every
+  sub-step from the three-point reference discharge: the variable-parameter form of Ponce, V. M. &
+  Chaganti, P. V. (1994). Variable-parameter Muskingum-Cunge method revisited. J. Hydrol. 162,
+  433-439. :func:`muskingum_cunge` keeps the constant-parameter form (Ponce & Yevjevich 1978,
+  J. Hydraul. Div. 104(12)) for comparison. There is no lower bound on the celerity: a flood on a
+  wide floodplain travels as slowly as the rating says, and no slower.
 """
 
 from __future__ import annotations
@@ -121,10 +126,22 @@ def muskingum_cunge(length_m: float, slope: float, rating: Rating, q_ref: float,
     if not length_m > 1.0:  # sections next to each other: pass the flow on unchanged
         return Muskingum(1.0, 0.0, 0.0, 1, 1, 0.0, 0.0)
     c, width = rating.celerity(max(q_ref, 1e-3))
+    c = max(c, 1e-6)
     slope = max(slope, 1e-5)
     dt_s = dt_h * 3600.0
-    # pick sub-reaches dx and sub-steps dt_sub with the Courant number c dt_sub / dx <= 1, as close
-    # to 1 as possible; X is then capped at Courant / 2 so that C0 >= 0 (and C2 >= 0 since X <= 1/2)
+    courant, n_reach, n_sub = _grid(length_m, c, dt_s)
+    dx = length_m / n_reach
+    dt_sub = dt_s / n_sub
+    k_s = dx / c
+    x = 0.5 * (1.0 - max(q_ref, 1e-3) / (max(width, 0.1) * slope * c * dx))
+    x = min(max(x, 0.0), 0.5 * courant)
+    c0, c1, c2 = muskingum_coefficients(k_s, x, dt_sub)
+    return Muskingum(c0, c1, c2, n_reach, n_sub, k_s, x)
+
+
+def _grid(length_m: float, c: float, dt_s: float) -> tuple[float, int, int]:
+    """Sub-reaches and sub-steps with the Courant number c dt_sub / dx <= 1, as close to 1 as
+    possible; X is then capped at Courant / 2 so that C0 >= 0 (and C2 >= 0 since X <= 1/2)."""
     best = (0.0, 1, 1)
     for n_reach in range(1, 65):
         dx = length_m / n_reach
@@ -134,14 +151,34 @@ def muskingum_cunge(length_m: float, slope: float, rating: Rating, q_ref: float,
             best = (courant, n_reach, n_sub)
         if courant > 0.97:
             break
-    courant, n_reach, n_sub = best
-    dx = length_m / n_reach
-    dt_sub = dt_s / n_sub
-    k_s = dx / c
-    x = 0.5 * (1.0 - max(q_ref, 1e-3) / (max(width, 0.1) * slope * c * dx))
-    x = min(max(x, 0.0), 0.5 * courant)
-    c0, c1, c2 = muskingum_coefficients(k_s, x, dt_sub)
-    return Muskingum(c0, c1, c2, n_reach, n_sub, k_s, x)
+    return best
+
+
+def route_variable(inflow: np.ndarray, length_m: float, slope: float, rating: Rating, dt_h: float = 1.0
+                   ) -> np.ndarray:
+    """Variable-parameter Muskingum-Cunge routing of each row of ``inflow`` (nm, nt) through a reach of
+    ``length_m`` (Ponce & Chaganti 1994; kernel :func:`hydro.core_routing.muskingum_cunge_vp_rows`).
+
+    The sub-reach and sub-step grid holds the Courant number at or below 1 for the fastest celerity
+    of the rating between no flow and 1.2 times the largest inflow.
+    """
+    inflow = np.ascontiguousarray(np.atleast_2d(inflow), dtype=np.float64)
+    if not length_m > 1.0:  # sections next to each other: pass the flow on unchanged
+        return inflow.copy()
+    q_hi = 1.2 * max(float(inflow.max()), 1e-3)
+    qt = rating.discharge_m3_per_s
+    upto = max(int(np.searchsorted(qt, q_hi)) + 1, 2)
+    c_max = max(float(rating.celerity_m_per_s[:upto].max()), 1e-3)
+    dt_s = dt_h * 3600.0
+    _, n_reach, n_sub = _grid(length_m, c_max, dt_s)
+    # celerity and top width on a uniform discharge grid up to twice the largest inflow (O(1) lookups)
+    q_grid = np.linspace(0.0, 2.0 * q_hi, 1025)
+    c_grid = np.interp(q_grid, qt, rating.celerity_m_per_s)
+    b_grid = np.interp(rating.stage(q_grid), rating.level_m, rating.top_width_m)
+    out = np.empty_like(inflow)
+    core.muskingum_cunge_vp_rows(inflow, float(q_grid[1]), c_grid, b_grid, max(slope, 1e-5), length_m / n_reach,
+                                 dt_s / n_sub, n_reach, n_sub, out)
+    return out
 
 
 def topological_order(ids: list[str], downstream: dict[str, str | None]) -> list[str]:
@@ -178,9 +215,9 @@ def route_network(local_m3s: np.ndarray, ids: list[str], downstream: dict[str, s
     local_m3s : (nm, nsec, nt) local inflow at each section (sub-basins draining to it).
     ids : section ids, in the order of axis 1.
     downstream, reach_length_m, slope : per section id (the reach from a section to its downstream one).
-    ratings : Manning rating of each section (celerity and width for Muskingum-Cunge).
-    q_ref : reference discharge per section for the routing parameters; default: base + half the
-        rise of the member-mean hydrograph (Ponce & Yevjevich 1978).
+    ratings : rating of each section (celerity and width for Muskingum-Cunge, varying with discharge).
+    q_ref : unused (kept for callers of the constant-parameter form); the parameters vary with
+        discharge (Ponce & Chaganti 1994).
     """
     nm, nsec, nt = local_m3s.shape
     q = local_m3s.astype(np.float64, copy=True)
@@ -190,11 +227,5 @@ def route_network(local_m3s: np.ndarray, ids: list[str], downstream: dict[str, s
         if d not in idx:
             continue
         up = q[:, idx[s], :]
-        if q_ref and s in q_ref:
-            qr = q_ref[s]
-        else:
-            mean = up.mean(axis=0)
-            qr = float(mean.min() + 0.5 * (mean.max() - mean.min()))
-        mc = muskingum_cunge(reach_length_m[s], slope[s], ratings[s], qr, dt_h)
-        q[:, idx[d], :] += mc.route(up)
+        q[:, idx[d], :] += route_variable(up, reach_length_m[s], slope[s], ratings[s], dt_h)
     return q

@@ -10,7 +10,8 @@ stage at the control section just reaches that level:
 
 The storm shape is the case's Chicago hyetograph (Keifer & Chu 1957) for duration D, from the
 ``b``, ``n`` and ``peak_ratio`` of the first row of ``design_storms.csv`` (``a`` only scales depth,
-so it drops out once the hyetograph is normalised); the run continues 24 dry hours after the storm.
+so it drops out once the hyetograph is normalised) at the forecast model's step (5-60 minutes); the
+run continues 24 dry hours after the storm.
 The peak stage grows monotonically with P, so the root is found by bisection, run for all
 villages, stages and depths at once as members of one ensemble through the same forecast model
 (:class:`hydro.forecast.ForecastModel`). This is the "rainfall-runoff back-calculation" method of
@@ -35,14 +36,14 @@ ITERATIONS = 24  # bisection on [0, 1500] mm -> 1e-4 mm
 TAIL_H = 24
 
 
-def storm_shape(storms: pd.DataFrame | None, duration_h: int) -> np.ndarray:
-    """Hourly Chicago weights (sum 1) for ``duration_h`` from the case's storm-formula b, n, r."""
+def storm_shape(storms: pd.DataFrame | None, duration_h: int, dt_h: float = 1.0) -> np.ndarray:
+    """Chicago weights per step of ``dt_h`` hours (sum 1) for ``duration_h`` from the case's b, n, r."""
     if storms is None or len(storms) == 0:
         b, n, r = 10.0, 0.65, 0.4
     else:
         row = storms.iloc[0]
         b, n, r = float(row["b"]), float(row["n"]), float(row["peak_ratio"])
-    mm = chicago_hyetograph(1.0, b, n, r, duration_h)
+    mm = chicago_hyetograph(1.0, b, n, r, duration_h, dt_min=60.0 * dt_h)
     return mm / mm.sum()
 
 
@@ -66,8 +67,9 @@ def critical_rainfall(model, villages, storms: pd.DataFrame | None = None, durat
     nb = len(model.subbasin_ids)
     rows = []
     for d in durations:
-        shape = storm_shape(storms, d)
-        pattern = np.concatenate([shape, np.zeros(TAIL_H)])
+        # depth fractions per step -> intensities (mm/h per mm of storm depth) at the model's step
+        shape = storm_shape(storms, d, model.dt_h) / model.dt_h
+        pattern = np.concatenate([shape, np.zeros(int(round(TAIL_H / model.dt_h)))])
         for cond in conditions:
             def peak(depth: np.ndarray, pattern=pattern, cond=cond) -> np.ndarray:
                 rain = depth[:, None, None] * pattern[None, :, None] * np.ones((1, 1, nb))

@@ -10,7 +10,9 @@ Rules
 - Village, by rain: the largest rain over the village's upstream catchment in any 1/3/6/24 h window
   of observed + forecast rain, compared with its critical rainfall (临界雨量, hydro.thresholds) for
   the antecedent condition of the run.
-Lead time is hours from the forecast's ``issue_time`` to the first crossing (negative: already crossed).
+Lead time is hours from the forecast's ``issue_time`` to the first crossing (negative: already crossed),
+at whatever step the forecast runs. ``peak_channel_velocity_m_per_s`` is the main channel's velocity
+(conveyance subdivision, :mod:`hydro.stage`), the figure for scour.
 """
 
 from __future__ import annotations
@@ -55,6 +57,8 @@ def _row(kind, oid, name, section, ds, j, lo, hi, issue):
         "peak_stage_m": round(float(h[k]), 3), "peak_time": times[k],
         "peak_discharge_m3_per_s": round(float(ds["discharge"].values[k, j]), 2),
         "peak_velocity_m_per_s": round(float(ds["velocity"].values[:, j].max()), 2),
+        "peak_channel_velocity_m_per_s": round(float(ds["channel_velocity"].values[:, j].max()), 2)
+        if "channel_velocity" in ds else None,
         "prepare_time": t_lo, "prepare_lead_h": _lead(t_lo, issue),
         "move_time": t_hi, "move_lead_h": _lead(t_hi, issue),
         "action": action,
@@ -87,17 +91,19 @@ def village_warnings(ds, villages) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def max_window_rain(rain_mm_per_h: np.ndarray, hours: int) -> float:
-    """Largest total over any ``hours``-long window (whole series if shorter)."""
-    r = np.asarray(rain_mm_per_h, dtype=float)
-    if len(r) <= hours:
+def max_window_rain(rain_mm_per_h: np.ndarray, hours: float, dt_h: float = 1.0) -> float:
+    """Largest rain depth (mm) in any ``hours``-long window of a series of intensities (mm/h) at a step
+    of ``dt_h`` hours (whole series if shorter)."""
+    r = np.asarray(rain_mm_per_h, dtype=float) * dt_h  # mm per step
+    n = max(1, int(round(hours / dt_h)))
+    if len(r) <= n:
         return float(r.sum())
     c = np.concatenate([[0.0], np.cumsum(r)])
-    return float((c[hours:] - c[:-hours]).max())
+    return float((c[n:] - c[:-n]).max())
 
 
 def rain_threshold_check(section_rain: pd.DataFrame, villages, thresholds: pd.DataFrame,
-                         condition: str) -> pd.DataFrame:
+                         condition: str, dt_h: float = 1.0) -> pd.DataFrame:
     """Compare the rain over each village's upstream catchment with its critical rainfall.
 
     Returns per village: the strongest stage reached, the deciding duration, the rain and threshold.
@@ -112,7 +118,7 @@ def rain_threshold_check(section_rain: pd.DataFrame, villages, thresholds: pd.Da
         for stage_name in (MOVE, PREPARE):
             t = th[(th["village"] == str(v["id"])) & (th["stage"] == stage_name)]
             for _, r in t.iterrows():
-                got = max_window_rain(section_rain[sec].to_numpy(), int(r["duration_h"]))
+                got = max_window_rain(section_rain[sec].to_numpy(), float(r["duration_h"]), dt_h)
                 if np.isfinite(r["critical_rain_mm"]) and got >= r["critical_rain_mm"]:
                     best = (stage_name, int(r["duration_h"]), round(got, 1), float(r["critical_rain_mm"]))
                     break

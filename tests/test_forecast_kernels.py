@@ -13,7 +13,7 @@ from hydro.routing import (
     route_network,
 )
 from hydro.runoff import initial_state, params_array, run_scs, run_xinanjiang, scs_cn_for_condition
-from hydro.stage import build_rating, parse_profile, wetted_geometry
+from hydro.stage import build_rating, parse_profile, roughness, wetted_geometry
 
 RNG = np.random.default_rng(7)
 
@@ -112,7 +112,11 @@ def test_manning_inversion_round_trips_on_a_compound_section():
     # main channel with a floodplain on each side, irregular survey
     prof = np.array([[0, 8.0], [15, 4.1], [40, 3.9], [55, 3.8], [58, 1.0], [62, 0.0], [70, 0.2],
                      [74, 3.7], [90, 4.0], [130, 4.4], [140, 8.5]])
-    r = build_rating(prof, 0.04, 0.003, "test")
+    # as one channel its Q(h) falls where water spreads over the floodplains: refused, with the fix
+    with pytest.raises(InputError, match="not monotonic.*add bank stations"):
+        build_rating(prof, 0.04, 0.003, "test")
+    r = build_rating(prof, 0.04, 0.003, "test", rough=roughness(prof, 0.04, left_bank_m=55, right_bank_m=74,
+                                                                 channel_n=0.035, overbank_n=0.06))
     q = np.array([0.5, 5.0, 40.0, 150.0, 600.0, 2500.0])
     h = r.stage(q)
     assert np.all(np.diff(h) > 0)
@@ -163,7 +167,8 @@ def test_route_network_adds_upstream_flow():
     local[:, 1, :] = 1.0
     q = route_network(local, ids, down, {"a": 5000.0, "b": 7000.0, "c": 0.0},
                       {"a": 0.004, "b": 0.004, "c": 0.004}, {s: r for s in ids})
-    assert q[0, 2].sum() == pytest.approx(local[0].sum(), rel=1e-3)
+    # variable-parameter Muskingum-Cunge does not conserve volume exactly (Ponce & Chaganti 1994): bounded
+    assert q[0, 2].sum() == pytest.approx(local[0].sum(), rel=2e-2)
     assert np.argmax(q[0, 2]) > np.argmax(q[0, 0])
 
 
