@@ -111,6 +111,9 @@ class Case:
         }
         return s
 
+    def __repr__(self) -> str:
+        return f"<Case {self.describe()}>"
+
     def describe(self) -> str:
         s = self.summary()
         lines = [
