@@ -8,6 +8,7 @@
     plan = fk.plan(case, exp, flood)                  # plan: parties, routes, shelters, summary
     fk.webmap(case, fc, flood, exp, plan)             # folium map, shown inline
     run = fk.run(case, design_storm="50y")            # every stage, in memory; run.save("out/x") writes the files
+    fk.use_cjk_font()                                 # matplotlib draws Chinese labels with the bundled font
 
 Every stage is a function from products to products in memory; writing files is separate
 (``Run.save``). Every saved product names the run that made it (``run.json``, see
@@ -24,6 +25,7 @@ from floodkit.api import (
     plan,
     results,
     typhoon,
+    use_cjk_font,
     warnings,
     webmap,
 )
@@ -32,5 +34,5 @@ from floodkit.pipeline import Run, open_run, run
 from floodkit.provenance import run_id_of
 
 __all__ = ["STAGES", "Run", "briefings", "event_names", "expose", "forecast", "inundate", "load_case", "open_run",
-           "plan", "results", "run", "run_id_of", "typhoon", "warnings", "webmap"]
+           "plan", "results", "run", "run_id_of", "typhoon", "use_cjk_font", "warnings", "webmap"]
 __version__ = "0.2.0"

@@ -33,6 +33,15 @@ def load_case(path: str | Path) -> Case:
     return _load(path)
 
 
+def use_cjk_font() -> str:
+    """Make matplotlib draw Chinese (一都, 警戒水位 …) with the font floodkit ships (Noto Sans SC, from
+    the ``pylopdf-fonts-zh-cn`` dependency), not a system font; call it once before plotting, e.g.
+    in a notebook's first cell. Returns the family name."""
+    from gis.fonts import use_cjk_font as _use
+
+    return _use()
+
+
 def _case(case) -> Case:
     return case if isinstance(case, Case) else load_case(case)
 
@@ -44,7 +53,7 @@ def event_names(case) -> list[str]:
 
 def check_rain_name(case, rain) -> None:
     """Refuse a rain argument that is neither an existing file nor an event of the case, listing the events."""
-    if rain is None or isinstance(rain, pd.DataFrame):
+    if rain is None or isinstance(rain, pd.DataFrame | xr.DataArray | xr.Dataset):
         return
     case = _case(case)
     if str(rain) in (case.events or {}) or Path(rain).exists():
@@ -60,8 +69,9 @@ def forecast(case, rain=None, *, design_storm: str | None = None, nowcast: str |
              observed: str | Path | None = None) -> xr.Dataset:
     """Water-level forecast at the case's sections (Xinanjiang, Nash UH, Muskingum-Cunge, Manning stage).
 
-    Give exactly one of ``rain`` (gauge CSV, rain grid NetCDF/GeoTIFF, an event name of the case, or a
-    DataFrame of hourly gauge rain) and ``design_storm`` (a name of design_storms.csv, e.g. "50y").
+    Give exactly one of ``rain`` (gauge CSV, rain grid NetCDF/GeoTIFF, an event name of the case, a
+    DataFrame of hourly gauge rain, or a rain grid in memory such as ``fk.typhoon(case).rain``) and
+    ``design_storm`` (a name of design_storms.csv, e.g. "50y").
     Returns a Dataset with ``discharge`` (m3/s), ``stage`` (m), ``velocity`` (m/s), ``depth`` (m) on
     ``(time, section)``, ``rain_mm_per_h`` on ``(time, subbasin)``, the sections' warning and danger
     levels as coordinates, and attrs ``issue_time`` and ``scenario``. ``step_min``: any regular
@@ -78,6 +88,14 @@ def forecast(case, rain=None, *, design_storm: str | None = None, nowcast: str |
     from hydro.rainfall import parse_step
 
     step = parse_step(step_min) if isinstance(step_min, str) else step_min
+    if isinstance(rain, xr.Dataset):  # a rain grid Dataset in memory, e.g. fk.typhoon(case).rain
+        var = next((v for v in ("rain_mm_per_h", "precipitation") if v in rain), None)
+        if var is None:
+            raise InputError("rain", "the Dataset has no `rain_mm_per_h` or `precipitation` variable",
+                             "pass a rain grid in mm/h on (time, y, x)")
+        grid = rain[var].copy(deep=False)
+        grid.attrs = {**rain.attrs, **rain[var].attrs}  # the Dataset's issue_time and source
+        rain = grid
     ds = forecast_case(case, rain=rain, design_storm=design_storm, nowcast=nowcast, state=state, members=members,
                        sigma=sigma, tail_h=tail_h, method=method, step_min=step, observed=observed)
     from floodkit.scenario import describe

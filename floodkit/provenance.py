@@ -87,6 +87,8 @@ def scenario_label(scenario: dict) -> str:
         return f"台风 {scenario.get('name', '')} 降雨情景".strip()
     if kind == "event":
         return f"降雨过程 {scenario.get('name', '')}"
+    if kind == "rain_data":
+        return f"降雨 {scenario.get('name') or '（内存数据）'}"
     if kind == "rain_file":
         return f"降雨 {scenario.get('name', '')}" + ("（含预报）" if scenario.get("nowcast") else "")
     return str(scenario.get("name", "")) or "无降雨情景"

@@ -9,8 +9,9 @@ from floodkit.provenance import scenario_label
 
 def describe(case, *, rain=None, design_storm: str | None = None, nowcast=None, typhoon: str | None = None,
              issue_time: str | None = None) -> dict:
-    """The scenario of a run as a dict: ``kind`` (design_storm, event, rain_file, typhoon), ``name``,
-    ``rehearsal`` (True for design storms: 预演), ``issue_time`` and ``label_zh`` (its words)."""
+    """The scenario of a run as a dict: ``kind`` (design_storm, event, rain_file, rain_data for rain in
+    memory, typhoon), ``name``, ``rehearsal`` (True for design storms: 预演), ``issue_time`` and
+    ``label_zh`` (its words)."""
     if design_storm is not None:
         rp = None
         ds = getattr(case, "design_storms", None)
@@ -19,6 +20,14 @@ def describe(case, *, rain=None, design_storm: str | None = None, nowcast=None, 
         sc = {"kind": "design_storm", "name": design_storm, "return_period_years": rp, "rehearsal": True}
     elif typhoon is not None:
         sc = {"kind": "typhoon", "name": typhoon, "rehearsal": False}
+    elif rain is not None and hasattr(rain, "attrs") and not isinstance(rain, str | Path):
+        # rain in memory (a DataFrame or an xarray rain grid): named by its attributes, never by its repr
+        attrs = getattr(rain, "attrs", {}) or {}
+        if attrs.get("storm"):  # a typhoon's rain grid (fk.typhoon(case).rain)
+            sc = {"kind": "typhoon", "name": str(attrs["storm"]), "rehearsal": False}
+        else:
+            sc = {"kind": "rain_data", "name": str(attrs.get("source") or attrs.get("title") or ""),
+                  "rehearsal": False}
     elif rain is not None and str(rain) in (getattr(case, "events", None) or {}):
         sc = {"kind": "event", "name": str(rain), "rehearsal": False}
     elif rain is not None:

@@ -57,15 +57,11 @@ class BriefingReport:
 
 # ----------------------------------------------------------------------------- helpers
 def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    from gis.fonts import use_cjk_font
+    """Figures without pyplot (the caller's backend is left alone; see gis.fonts.NoPyplot)."""
+    from gis.fonts import NoPyplot, use_cjk_font
 
     use_cjk_font()
-    return plt
+    return NoPyplot
 
 
 def _coarse(da, max_px: int, how: str = "mean"):

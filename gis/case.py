@@ -119,6 +119,9 @@ class Case:
         names = dict(zip(self.sections["id"], self.sections["name"], strict=False)) if self.sections is not None else {}
         return [str(names.get(k, k)) for k, r in self.ratings.items() if not getattr(r, "subdivided", False)]
 
+    def __repr__(self) -> str:
+        return f"<Case {self.describe()}>"
+
     def describe(self) -> str:
         s = self.summary()
         lines = [

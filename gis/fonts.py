@@ -79,6 +79,30 @@ def use_cjk_font() -> str:
     return FAMILY
 
 
+class NoPyplot:
+    """The pyplot calls floodkit's drawing code uses (``subplots``, ``figure``, ``close``), made
+    without pyplot: a :class:`matplotlib.figure.Figure` draws and saves through its own canvas, so
+    writing a hydrograph PNG, a web-map popup or a briefing never switches the process's backend
+    (``matplotlib.use("Agg")`` in a notebook kernel stops every later figure from showing inline)."""
+
+    @staticmethod
+    def subplots(nrows: int = 1, ncols: int = 1, *, figsize=None, dpi=None, **kwargs):
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=figsize, dpi=dpi)
+        return fig, fig.subplots(nrows, ncols, **kwargs)
+
+    @staticmethod
+    def figure(figsize=None, dpi=None):
+        from matplotlib.figure import Figure
+
+        return Figure(figsize=figsize, dpi=dpi)
+
+    @staticmethod
+    def close(fig=None) -> None:
+        """Nothing to do: pyplot never held the figure; it goes with its last reference."""
+
+
 def font_properties(size: float | None = None, weight: str = "normal"):
     """A :class:`matplotlib.font_manager.FontProperties` pointing at the bundled font file."""
     from matplotlib.font_manager import FontProperties

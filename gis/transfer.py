@@ -87,6 +87,12 @@ class TransferPlan:
     path_offsets: np.ndarray | None = None
     path_party: np.ndarray | None = None  # party row of each path
 
+    def __repr__(self) -> str:
+        s = self.summary
+        return (f"<TransferPlan: {s.get('assigned_persons')} of {s.get('persons')} persons placed in "
+                f"{s.get('shelters_used')} shelters ({s.get('mode')}), {s.get('unplaced_persons')} unplaced "
+                f"{s.get('unplaced_by_reason') or ''}>".replace(" {}", ""))
+
 
 @dataclass
 class _Prepared:

@@ -174,11 +174,7 @@ def _gradient_css(cmap, n: int = 8) -> str:
 def hydrograph_png(times, stage_m, warning_m: float, danger_m: float, rain_mm_per_h=None,
                    title: str = "", dpi: int = 80) -> str:
     """A small stage hydrograph (warning and danger levels, rain bars on top) as a PNG data URI."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
+    from gis.fonts import NoPyplot as plt  # no backend switch in the caller's process
     from gis.fonts import use_cjk_font
 
     use_cjk_font()

@@ -319,10 +319,7 @@ def upstream_rain(ds, model: ForecastModel) -> pd.DataFrame:
 # ----------------------------------------------------------------------------- products
 def plot_hydrograph(ds, section: str, section_rain: pd.Series, path: Path) -> None:
     """PNG: upstream rain bars on top; stage with the warning and danger levels below."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from gis.fonts import NoPyplot as plt  # no backend switch in the caller's process (e.g. a notebook)
 
     try:
         from gis.fonts import use_cjk_font

@@ -72,7 +72,14 @@ def run_typhoon(track_path: str | Path, case, out_dir: str | Path | None, fmt: s
 class TyphoonResult:
     """The typhoon stage's product: ``summary``, the rain grid ``rain`` (Dataset, case CRS), the
     track's ``fixes`` and ``line`` and the wind ``circles`` (GeoDataFrames, WGS84); ``write(dir)``
-    writes every file (see CONTRIBUTING.md)."""
+    writes every file (see CONTRIBUTING.md).
+
+    The tables behind those files, in memory (None for a result read back from files): ``wind``
+    (hourly wind at every village), ``timing`` (7/10/12-level circle arrival, leaving and duration
+    per village and town), ``deadlines``, ``radii`` (hourly track with circle radii per quadrant,
+    km), ``swath`` (maximum wind, Dataset on a WGS84 grid), ``rain_gauges`` (the rain at the case
+    gauges, mm/h) and ``triggers`` (one dict per insurance rule: fired, time, tier, payout).
+    """
 
     summary: dict
     rain: object
@@ -80,6 +87,13 @@ class TyphoonResult:
     line: object
     circles: object
     write: Callable[[str | Path], None]
+    wind: pd.DataFrame | None = None
+    timing: pd.DataFrame | None = None
+    deadlines: pd.DataFrame | None = None
+    radii: pd.DataFrame | None = None
+    swath: object = None
+    rain_gauges: pd.DataFrame | None = None
+    triggers: list | None = None
 
     @property
     def track(self):
@@ -229,7 +243,9 @@ def compute_typhoon(track_path: str | Path, case, out_dir: str | Path | None = N
             os.replace(tmp, out / "typhoon.gpkg")
         write_text(out / "summary.json", json.dumps(summary, ensure_ascii=False, indent=2))
 
-    result = TyphoonResult(summary, rain_ds, fixes, line, circles_gdf, write)
+    result = TyphoonResult(summary, rain_ds, fixes, line, circles_gdf, write, wind=wind_rows, timing=timing,
+                           deadlines=deadlines, radii=radii_tab, swath=swath, rain_gauges=rain_gauges,
+                           triggers=trig)
     if out_dir is not None:
         result.write(out_dir)
     return result
