@@ -119,6 +119,7 @@ class Run:
     created: str = field(default_factory=now_iso)
     inputs: dict = field(default_factory=dict)  # case file -> sha256
     out: Path | None = None
+    rain_data: object = None  # rain given in memory (DataFrame / DataArray / Dataset), not in run.json
 
     # ------------------------------------------------------------------ views
     def __repr__(self) -> str:
@@ -320,7 +321,8 @@ def _stage_forecast(run: Run, say) -> str | None:
         rain.attrs.setdefault("issue_time", str(pd.Timestamp(rain["time"].values[0]).isoformat()))
         storm = None
     else:
-        rain = sc.get("path") or (sc["name"] if sc["kind"] == "event" else None)
+        rain = run.rain_data if run.rain_data is not None else (
+            sc.get("path") or (sc["name"] if sc["kind"] == "event" else None))
         storm = sc["name"] if sc["kind"] == "design_storm" else None
     say(f"  rain: {sc['label_zh']}")
     run.forecast = api.forecast(run.case, rain, design_storm=storm, nowcast=o.get("nowcast"),
@@ -524,6 +526,8 @@ def run(case, rain=None, *, design_storm: str | None = None, stages: list[str] |
         else:
             scenario = describe(case, rain=rain, design_storm=design_storm)
         r = Run(case, new_run_id(), scenario, dict(options), inputs=inputs)
+        if rain is not None and not isinstance(rain, str | Path):
+            r.rain_data = rain
         if out is not None and chosen is not None and old is None:
             # products made outside a floodkit run (no run.json) may be given as the earlier stages
             load_products(r, out, [s for s in RUNNABLE if s not in selected and s in existing_stages(out)])

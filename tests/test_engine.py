@@ -329,3 +329,12 @@ def test_maps_read_the_warning_table_not_a_recomputation():
     w = pd.DataFrame({"kind": ["section"], "id": ["S1"], "action": ["立即转移"], "peak_stage_m": [9.5]})
     assert section_statuses(case, Results(root=Path("."), forecast=fc, warnings=w))["S1"][0] == "危急"
     assert section_statuses(case, Results(root=Path("."), forecast=fc))["S1"][0] == "正常"
+
+
+def test_run_takes_rain_given_in_memory():
+    case = fk.load_case(CASE)
+    rain = case.events["event_2022_convective_like"]
+    r = fk.run(case, rain, stages=["forecast"])
+    ref = fk.forecast(case, "event_2022_convective_like")
+    np.testing.assert_allclose(r.forecast["discharge"].values, ref["discharge"].values)
+    assert r.scenario["kind"] == "rain_data" and r.forecast.attrs["run_id"] == r.run_id
