@@ -338,3 +338,18 @@ def test_run_takes_rain_given_in_memory():
     ref = fk.forecast(case, "event_2022_convective_like")
     np.testing.assert_allclose(r.forecast["discharge"].values, ref["discharge"].values)
     assert r.scenario["kind"] == "rain_data" and r.forecast.attrs["run_id"] == r.run_id
+
+
+def test_both_backends_declare_the_backend_interface():
+    import inspect
+
+    from hydro.inundation.backend import Backend
+    from hydro.inundation.backend_cpu import CpuBackend
+    from hydro.inundation.backend_cuda import CudaBackend
+
+    members = [n for n in ("name", "supports_lts", *[m for m, _ in inspect.getmembers(Backend, inspect.isfunction)
+                                                    if not m.startswith("_")])]
+    assert {"step", "add_volume", "impose_stage", "pull", "push"} <= set(members)
+    for cls in (CpuBackend, CudaBackend):
+        assert all(hasattr(cls, m) for m in members), (cls, [m for m in members if not hasattr(cls, m)])
+    assert CpuBackend.supports_lts and not CudaBackend.supports_lts

@@ -48,6 +48,7 @@ class CpuBackend:
     """Numba (parallel CPU) backend."""
 
     name = "cpu"
+    supports_lts = True
 
     def __init__(self, state: State, dx: float, dy: float, theta: float, hmin: float, h_arrival: float,
                  v_max: float, open_boundary: bool, outflow_slope: float, froude_max: float):

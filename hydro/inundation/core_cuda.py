@@ -83,6 +83,7 @@ NT = BX * BY
 _wall_neighbour = cuda.jit(device=True)(physics.wall_neighbour)
 _select_max = cuda.jit(device=True)(physics.select_max)
 _new_depth = cuda.jit(device=True)(physics.new_depth)
+_point_depth_change = cuda.jit(device=True)(physics.point_depth_change)
 _record_cell = cuda.jit(device=True)(physics.make_record_cell(cuda.jit(device=True)(physics.cell_outputs)))
 
 
@@ -360,12 +361,8 @@ def add_point_volume(h, rows, cols, volume_per_cell, area, moved):  # pragma: no
     k = cuda.grid(1)
     if k >= rows.shape[0]:
         return
-    i = rows[k]
-    j = cols[k]
-    dh = volume_per_cell / area
-    if h[i, j] + dh < 0.0:
-        dh = -h[i, j]
-    h[i, j] += dh
+    dh = _point_depth_change(h[rows[k], cols[k]], volume_per_cell, area)
+    h[rows[k], cols[k]] += dh
     moved[k] = dh * area
 
 

@@ -93,6 +93,7 @@ FM_DEPTH = {"contract", "arcp", "nsz", "afn", "reassoc"}
 # The formulas live in physics.py, shared with the CUDA kernels (core_cuda.py); inlined here, once
 # per state dtype so that a float32 state computes in float32 (twice the SIMD width of float64).
 # libm's cbrt took two thirds of the flux kernel's time, hence the bit-pattern inverse cube roots.
+_point_depth_change = njit(cache=True, inline="always")(physics.point_depth_change)
 _inv_cbrt64 = njit(cache=True, inline="always")(physics.make_inv_cbrt(_as_int64, _as_float64))
 _inv_cbrt32 = njit(cache=True, inline="always")(physics.make_inv_cbrt32(_as_int32, _as_float32))
 _face_flux64 = njit(cache=True, inline="always", error_model="numpy")(physics.make_face_flux(_inv_cbrt64, np.float64))
@@ -912,12 +913,8 @@ def add_point_volume(z, h, rows, cols, volume_per_cell, area):  # pragma: no cov
     """
     total = 0.0
     for k in range(rows.shape[0]):
-        i = rows[k]
-        j = cols[k]
-        dh = volume_per_cell / area
-        if h[i, j] + dh < 0.0:
-            dh = -h[i, j]
-        h[i, j] += dh
+        dh = _point_depth_change(h[rows[k], cols[k]], volume_per_cell, area)
+        h[rows[k], cols[k]] += dh
         total += dh * area
     return total
 

@@ -207,6 +207,15 @@ def make_record_cell(cell_outputs):
     return record_cell
 
 
+def point_depth_change(h, volume_per_cell, area):
+    """Depth added to a cell by a point source or sink of ``volume_per_cell`` (m3, may be negative):
+    a withdrawal never takes more than the cell holds, so ``change * area`` is what really moved."""
+    dh = volume_per_cell / area
+    if h + dh < 0.0:
+        dh = -h
+    return dh
+
+
 def speed6_coefficient(fr_max):
     """``fr4g2`` of :func:`cell_outputs`: fr_max^4 g^2 (the speed bound, in sixth powers)."""
     return fr_max ** 4 * G ** 2
