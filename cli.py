@@ -158,6 +158,20 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_forecast_options(p) -> None:
+    """The forecast's options, shared by `forecast` and `run` (dest names = floodkit.run keywords)."""
+    p.add_argument("--nowcast", help="gridded nowcast/forecast NetCDF appended after the rain (issue_time kept)")
+    p.add_argument("--state", default="normal", choices=["dry", "normal", "wet"], help="antecedent soil moisture")
+    p.add_argument("--members", type=int, default=0, help="ensemble members (perturbed forecast rain); 0 = none")
+    p.add_argument("--sigma", type=float, default=0.5, help="log-sd of the ensemble rain factors (default 0.5)")
+    p.add_argument("--tail", type=int, default=24, help="dry hours simulated after the rain (default 24)")
+    p.add_argument("--areal", default="thiessen", choices=["thiessen", "idw"], help="gauge -> sub-basin method")
+    p.add_argument("--step", default=None, help="forecast time step, 5-60 min dividing the hour: 15, 15min or 1h "
+                   "(default: the rain's own step; design storms hourly). Rain at another step is split or summed")
+    p.add_argument("--observed", default=None, help="observed levels/discharges for real-time correction (实时校正): "
+                   "CSV time,section,stage_m|discharge_m3_per_s (README); corrected and uncorrected in forecast.nc")
+
+
 def _add_forecast_parser(sub: argparse._SubParsersAction) -> None:
     f = sub.add_parser("forecast", help="rainfall -> water level, velocity, warnings and critical rainfall",
                        description="Xinanjiang runoff, Nash unit hydrograph, variable-parameter Muskingum-Cunge "
@@ -168,16 +182,7 @@ def _add_forecast_parser(sub: argparse._SubParsersAction) -> None:
     f.add_argument("--rain", help="gauge CSV (depth per row's step, 5-60 min), gridded rain NetCDF/GeoTIFF, or an "
                    "event name of the case")
     f.add_argument("--design-storm", help="design storm name from design_storms.csv, e.g. 50y")
-    f.add_argument("--nowcast", help="gridded nowcast/forecast NetCDF appended after the rain (issue_time kept)")
-    f.add_argument("--state", default="normal", choices=["dry", "normal", "wet"], help="antecedent soil moisture")
-    f.add_argument("--members", type=int, default=0, help="ensemble members (perturbed forecast rain); 0 = none")
-    f.add_argument("--sigma", type=float, default=0.5, help="log-sd of the ensemble rain factors (default 0.5)")
-    f.add_argument("--tail", type=int, default=24, help="dry hours simulated after the rain (default 24)")
-    f.add_argument("--areal", default="thiessen", choices=["thiessen", "idw"], help="gauge -> sub-basin method")
-    f.add_argument("--step", default=None, help="forecast time step, 5-60 min dividing the hour: 15, 15min or 1h "
-                   "(default: the rain's own step; design storms hourly). Rain at another step is split or summed")
-    f.add_argument("--observed", default=None, help="observed levels/discharges for real-time correction (实时校正): "
-                   "CSV time,section,stage_m|discharge_m3_per_s (README); corrected and uncorrected in forecast.nc")
+    _add_forecast_options(f)
     f.add_argument("--out", required=True, help="output folder")
     f.set_defaults(func=cmd_forecast)
     c = sub.add_parser("calibrate", help="fit forecast parameters to observed events (differential evolution)",
@@ -369,14 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--stages", default="", help="comma-separated stages to run (default: all): "
                    + ",".join(RUNNABLE_STAGES))
     g = s.add_argument_group("forecast")
-    g.add_argument("--nowcast", help="gridded nowcast/forecast NetCDF appended after the rain (issue_time kept)")
-    g.add_argument("--state", default="normal", choices=["dry", "normal", "wet"], help="antecedent soil moisture")
-    g.add_argument("--members", type=int, default=0, help="ensemble members (perturbed forecast rain); 0 = none")
-    g.add_argument("--sigma", type=float, default=0.5, help="log-sd of the ensemble rain factors")
-    g.add_argument("--tail", type=int, default=24, help="dry hours simulated after the rain")
-    g.add_argument("--areal", default="thiessen", choices=["thiessen", "idw"], help="gauge -> sub-basin method")
-    g.add_argument("--step", default=None, help="forecast time step, 5-60 min: 15, 15min or 1h (default hourly)")
-    g.add_argument("--observed", default=None, help="observed levels/discharges CSV for real-time correction")
+    _add_forecast_options(g)
     g = s.add_argument_group("inundation")
     g.add_argument("--duration", dest="duration_s", type=float, default=None,
                    help="simulated seconds (default: one hour past the peak at the last section, at most 12 h)")
